@@ -1,0 +1,76 @@
+//! Options shared by every subcommand.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use wordspot::dtw::Metric;
+use wordspot::features::{Frontend, FrontendConfig, MfccConfig, Wav2vec2Config};
+use wordspot::normalize::Normalizer;
+
+/// Which frontend computes features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FrontendKind {
+    /// 13 MFCCs + deltas (no model needed).
+    Mfcc,
+    /// A wav2vec2-family ONNX encoder (`--model`).
+    Wav2vec2,
+}
+
+/// Frontend, normalizer and distance options.
+#[derive(Debug, Clone, Args)]
+pub struct FrontendArgs {
+    /// Feature frontend.
+    #[arg(long, value_enum, default_value = "mfcc")]
+    pub frontend: FrontendKind,
+    /// ONNX model for `--frontend wav2vec2`.
+    #[arg(long, value_name = "FILE.onnx")]
+    pub model: Option<PathBuf>,
+    /// Transformer layer to use (all-layers models).
+    #[arg(long, value_name = "L")]
+    pub layer: Option<usize>,
+    /// Rogue-dimension removal: none, standardize, drop:K, pca:K.
+    #[arg(long, default_value = "none", value_name = "SPEC")]
+    pub normalize: String,
+    /// Statistics file from `wordspot fit-stats` (for --normalize).
+    #[arg(long, value_name = "FILE")]
+    pub stats: Option<PathBuf>,
+    /// Frame distance.
+    #[arg(long, value_enum, default_value = "cosine")]
+    pub metric: Metric,
+}
+
+impl FrontendArgs {
+    /// The frontend settings these options describe.
+    pub fn config(&self) -> Result<FrontendConfig> {
+        Ok(match self.frontend {
+            FrontendKind::Mfcc => {
+                if self.model.is_some() {
+                    bail!("--model is only used with --frontend wav2vec2");
+                }
+                FrontendConfig::Mfcc(MfccConfig::default())
+            }
+            FrontendKind::Wav2vec2 => {
+                let model = self
+                    .model
+                    .clone()
+                    .context("--frontend wav2vec2 needs --model FILE.onnx")?;
+                FrontendConfig::Wav2vec2(Wav2vec2Config {
+                    model,
+                    layer: self.layer,
+                    chunk_s: 1.0,
+                    context_s: 0.5,
+                    lookahead_s: 0.25,
+                })
+            }
+        })
+    }
+
+    /// Builds the frontend and the normalizer.
+    pub fn build(&self) -> Result<(Box<dyn Frontend>, Normalizer)> {
+        let cfg = self.config()?;
+        let fe = cfg.build()?;
+        let norm = Normalizer::from_spec(&self.normalize, self.stats.as_deref(), &cfg, fe.dim())?;
+        Ok((fe, norm))
+    }
+}

@@ -1,0 +1,177 @@
+//! Batch subsequence DTW over whole feature matrices (corpus search).
+//!
+//! The local distances are computed as one matrix product, then the shared
+//! recursion ([`super::step`]) runs column by column.
+
+use ndarray::{Array2, ArrayView2, Axis};
+
+use super::{step, Column, Match, Metric};
+
+/// Local distance matrix, target frames × query frames: row `j` holds
+/// `d(i, j)` for every query frame `i`. Inputs need not be prepared.
+pub fn distance_matrix(
+    query: ArrayView2<f32>,
+    target: ArrayView2<f32>,
+    metric: Metric,
+) -> Array2<f32> {
+    assert_eq!(
+        query.ncols(),
+        target.ncols(),
+        "query and target dimensions differ"
+    );
+    let q = prepared(query, metric);
+    let t = prepared(target, metric);
+    let mut g = t.dot(&q.t());
+    match metric {
+        Metric::Cosine => g.mapv_inplace(|x| (1.0 - x).clamp(0.0, 2.0)),
+        Metric::Euclidean => {
+            let qn: Vec<f32> = q.rows().into_iter().map(|r| r.dot(&r)).collect();
+            for (row, tr) in g.rows_mut().into_iter().zip(t.rows()) {
+                let tn = tr.dot(&tr);
+                for (x, &qq) in row.into_iter().zip(&qn) {
+                    *x = (tn + qq - 2.0 * *x).max(0.0).sqrt();
+                }
+            }
+        }
+    }
+    g
+}
+
+fn prepared(x: ArrayView2<f32>, metric: Metric) -> Array2<f32> {
+    let mut x = x.as_standard_layout().into_owned();
+    for mut row in x.axis_iter_mut(Axis(0)) {
+        metric.prepare(row.as_slice_mut().expect("standard layout"));
+    }
+    x
+}
+
+/// The normalized distance of the best match ending at each target frame, and
+/// where it starts: element `j` is `(distance, start)`; `f32::INFINITY` where no
+/// match can end (the first frames of a target shorter than half the query).
+pub fn subsequence(
+    query: ArrayView2<f32>,
+    target: ArrayView2<f32>,
+    metric: Metric,
+) -> Vec<(f32, usize)> {
+    let m = query.nrows();
+    if m == 0 || target.nrows() == 0 {
+        return vec![(f32::INFINITY, 0); target.nrows()];
+    }
+    let dist = distance_matrix(query, target, metric);
+    let mut cols = [Column::new(m), Column::new(m), Column::new(m)];
+    let mut out = Vec::with_capacity(target.nrows());
+    for (j, row) in dist.rows().into_iter().enumerate() {
+        let [a, b, c] = &mut cols;
+        // a = j-2, b = j-1, c = j
+        step(j as u64, row.as_slice().expect("standard layout"), b, a, c);
+        let (d, s) = c.end();
+        out.push((d, s as usize));
+        cols.rotate_left(1);
+    }
+    out
+}
+
+/// The best match of `query` in `target`, or `None` when none can be formed
+/// (empty inputs or a target shorter than half the query).
+pub fn best_match(
+    query: ArrayView2<f32>,
+    target: ArrayView2<f32>,
+    metric: Metric,
+) -> Option<Match> {
+    top_matches(query, target, metric, 1).into_iter().next()
+}
+
+/// Up to `n` best non-overlapping matches, best first.
+pub fn top_matches(
+    query: ArrayView2<f32>,
+    target: ArrayView2<f32>,
+    metric: Metric,
+    n: usize,
+) -> Vec<Match> {
+    select_non_overlapping(&subsequence(query, target, metric), n)
+}
+
+/// Greedy selection of the `n` lowest-distance, pairwise non-overlapping
+/// matches from a per-end-frame curve as returned by [`subsequence`].
+pub fn select_non_overlapping(curve: &[(f32, usize)], n: usize) -> Vec<Match> {
+    let mut ends: Vec<usize> = (0..curve.len())
+        .filter(|&j| curve[j].0.is_finite())
+        .collect();
+    ends.sort_by(|&a, &b| curve[a].0.total_cmp(&curve[b].0).then(a.cmp(&b)));
+    let mut chosen: Vec<Match> = Vec::new();
+    for j in ends {
+        if chosen.len() >= n {
+            break;
+        }
+        let (distance, start) = curve[j];
+        let overlaps = chosen.iter().any(|c| start <= c.end && c.start <= j);
+        if !overlaps {
+            chosen.push(Match {
+                start,
+                end: j,
+                distance,
+            });
+        }
+    }
+    chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn seq(n: usize, d: usize, seed: u64) -> Array2<f32> {
+        let mut s = seed;
+        Array2::from_shape_fn((n, d), |_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        })
+    }
+
+    #[test]
+    fn finds_exact_copy() {
+        let t = seq(100, 5, 1);
+        let q = t.slice(ndarray::s![40..60, ..]).to_owned();
+        let m = best_match(q.view(), t.view(), Metric::Cosine).unwrap();
+        assert_eq!((m.start, m.end), (40, 59));
+        assert!(m.distance < 1e-6);
+    }
+
+    #[test]
+    fn euclidean_matrix_matches_kernel() {
+        let q = seq(4, 7, 2);
+        let t = seq(6, 7, 3);
+        let g = distance_matrix(q.view(), t.view(), Metric::Euclidean);
+        for j in 0..6 {
+            for i in 0..4 {
+                let d = Metric::Euclidean
+                    .distance(q.row(i).as_slice().unwrap(), t.row(j).as_slice().unwrap());
+                assert!((g[[j, i]] - d).abs() < 1e-4);
+            }
+        }
+    }
+
+    #[test]
+    fn top_matches_do_not_overlap() {
+        let t = seq(200, 4, 5);
+        let q = t.slice(ndarray::s![10..30, ..]).to_owned();
+        let ms = top_matches(q.view(), t.view(), Metric::Cosine, 5);
+        assert_eq!(ms[0].start, 10);
+        for a in 0..ms.len() {
+            for b in a + 1..ms.len() {
+                assert!(ms[a].end < ms[b].start || ms[b].end < ms[a].start);
+            }
+        }
+    }
+
+    #[test]
+    fn too_short_target_gives_none() {
+        let q = seq(20, 3, 7);
+        let t = seq(5, 3, 8);
+        assert!(best_match(q.view(), t.view(), Metric::Cosine).is_none());
+        assert!(best_match(q.view(), Array2::zeros((0, 3)).view(), Metric::Cosine).is_none());
+    }
+}
