@@ -94,8 +94,7 @@ pub fn step(j: u64, dist: &[f32], p1: &Column, p2: &Column, cur: &mut Column) {
     cur.cost[0] = dist[0];
     cur.len[0] = 1;
     cur.start[0] = j;
-    for i in 1..m {
-        let d = dist[i];
+    for (i, &d) in dist.iter().enumerate().skip(1) {
         // (cost, len, start) of the chosen predecessor and its normalized score.
         let mut best = (f32::INFINITY, 0u32, 0u64);
         let mut best_score = f32::INFINITY;
