@@ -19,3 +19,59 @@ pub fn read_file(path: &Path) -> Result<Vec<f32>> {
         })
         .collect()
 }
+
+/// Writes 16 kHz mono samples as a 16-bit WAV file.
+pub fn write_wav(path: &Path, samples: &[f32]) -> Result<()> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).map_err(|e| Error::audio(path, e.to_string()))?;
+    for &s in samples {
+        let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
+        w.write_sample(v).map_err(|e| Error::audio(path, e.to_string()))?;
+    }
+    w.finalize().map_err(|e| Error::audio(path, e.to_string()))
+}
+
+/// A stream of 16 kHz mono audio (placeholder trait until the audio module lands).
+pub trait Source: Send {
+    /// Appends up to one block of samples to `out`; `Ok(0)` ends the stream.
+    fn read(&mut self, out: &mut Vec<f32>) -> Result<usize>;
+    /// A name for messages (file path, device name, `-`).
+    fn name(&self) -> &str;
+    /// Samples dropped because the consumer was too slow (capture overruns).
+    fn overruns(&self) -> u64 {
+        0
+    }
+}
+
+/// An in-memory source delivering fixed-size blocks (tests, synthetic input).
+pub struct MemorySource {
+    samples: Vec<f32>,
+    pos: usize,
+    block: usize,
+    name: String,
+}
+
+impl MemorySource {
+    /// A source over `samples`, `block` samples at a time.
+    pub fn new(samples: Vec<f32>, block: usize, name: impl Into<String>) -> Self {
+        MemorySource { samples, pos: 0, block: block.max(1), name: name.into() }
+    }
+}
+
+impl Source for MemorySource {
+    fn read(&mut self, out: &mut Vec<f32>) -> Result<usize> {
+        let end = (self.pos + self.block).min(self.samples.len());
+        out.extend_from_slice(&self.samples[self.pos..end]);
+        let n = end - self.pos;
+        self.pos = end;
+        Ok(n)
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
