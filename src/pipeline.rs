@@ -224,7 +224,10 @@ pub struct PipelineOptions {
 
 impl Default for PipelineOptions {
     fn default() -> Self {
-        PipelineOptions { realtime: false, queue: 16 }
+        PipelineOptions {
+            realtime: false,
+            queue: 16,
+        }
     }
 }
 
@@ -314,10 +317,14 @@ fn read_source(
     let t0 = Instant::now();
     let mut sent: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
-        let mut buf = free.recv_timeout(Duration::from_millis(100)).unwrap_or_default();
+        let mut buf = free
+            .recv_timeout(Duration::from_millis(100))
+            .unwrap_or_default();
         buf.clear();
         let n = source.read(&mut buf)?;
-        counters.overruns.store(source.overruns(), Ordering::Relaxed);
+        counters
+            .overruns
+            .store(source.overruns(), Ordering::Relaxed);
         if n == 0 {
             break;
         }

@@ -49,7 +49,10 @@ pub fn collect_files(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Error>) {
         } else if p.exists() {
             files.push(p.clone());
         } else {
-            errors.push(Error::io(p, std::io::Error::from(std::io::ErrorKind::NotFound)));
+            errors.push(Error::io(
+                p,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
         }
     }
     (files, errors)
@@ -119,7 +122,11 @@ impl FeatureCache {
         h.update(abs.to_string_lossy().as_bytes());
         h.update(&meta.len().to_le_bytes());
         h.update(&mtime.to_le_bytes());
-        h.update(serde_json::to_string(frontend).expect("config serializes").as_bytes());
+        h.update(
+            serde_json::to_string(frontend)
+                .expect("config serializes")
+                .as_bytes(),
+        );
         if let FrontendConfig::Wav2vec2(c) = frontend {
             // A re-exported model at the same path must not reuse old features.
             if let Ok(m) = fs::metadata(&c.model) {
@@ -278,7 +285,11 @@ pub fn search(
             Err(e) => skipped.push(e),
         }
     }
-    hits.sort_by(|a, b| a.distance.total_cmp(&b.distance).then_with(|| a.file.cmp(&b.file)));
+    hits.sort_by(|a, b| {
+        a.distance
+            .total_cmp(&b.distance)
+            .then_with(|| a.file.cmp(&b.file))
+    });
     for (i, h) in hits.iter_mut().enumerate() {
         h.rank = i + 1;
     }
@@ -302,7 +313,12 @@ fn search_one(
             query.dim()
         )));
     }
-    let ms = top_matches(query.data.view(), f.data.view(), opts.metric, opts.per_file.max(1));
+    let ms = top_matches(
+        query.data.view(),
+        f.data.view(),
+        opts.metric,
+        opts.per_file.max(1),
+    );
     if ms.is_empty() {
         return Err(Error::audio(
             path,

@@ -134,10 +134,8 @@ pub fn trim_silence<'a>(samples: &'a [f32], what: &str) -> Result<&'a [f32]> {
 
 /// Validates a keyword name: non-empty, usable as a folder name.
 pub fn check_keyword(name: &str) -> Result<()> {
-    let ok = !name.trim().is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains(['/', '\\', '\0']);
+    let ok =
+        !name.trim().is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0']);
     if ok {
         Ok(())
     } else {
@@ -174,7 +172,12 @@ pub struct Enrollment<'a> {
 
 /// Stores `takes` as keyword `name` under `out` (appending to existing takes)
 /// and writes the manifest. Returns the manifest.
-pub fn enroll(out: &Path, name: &str, takes: &[TakeAudio], opts: Enrollment<'_>) -> Result<Manifest> {
+pub fn enroll(
+    out: &Path,
+    name: &str,
+    takes: &[TakeAudio],
+    opts: Enrollment<'_>,
+) -> Result<Manifest> {
     check_keyword(name)?;
     if takes.is_empty() {
         return Err(Error::invalid("no audio given to enroll"));
@@ -295,13 +298,17 @@ fn featurize_takes(
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
     let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let m: Manifest = serde_json::from_str(&text).map_err(|e| Error::format(&path, e.to_string()))?;
+    let m: Manifest =
+        serde_json::from_str(&text).map_err(|e| Error::format(&path, e.to_string()))?;
     check_keyword(&m.keyword).map_err(|e| Error::format(&path, e.to_string()))?;
     if m.takes.is_empty() {
         return Err(Error::format(&path, "manifest lists no takes"));
     }
     if !m.threshold.is_finite() || m.threshold <= 0.0 {
-        return Err(Error::format(&path, format!("invalid threshold {}", m.threshold)));
+        return Err(Error::format(
+            &path,
+            format!("invalid threshold {}", m.threshold),
+        ));
     }
     Ok(m)
 }
@@ -342,7 +349,11 @@ pub fn keyword_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Loads every keyword under `dir` and featurizes its takes with `frontend`.
-pub fn load(dir: &Path, frontend: &mut dyn Frontend, normalizer: &Normalizer) -> Result<Vec<Keyword>> {
+pub fn load(
+    dir: &Path,
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+) -> Result<Vec<Keyword>> {
     keyword_dirs(dir)?
         .into_iter()
         .map(|d| {

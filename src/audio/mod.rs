@@ -28,10 +28,12 @@ pub fn write_wav(path: &Path, samples: &[f32]) -> Result<()> {
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut w = hound::WavWriter::create(path, spec).map_err(|e| Error::audio(path, e.to_string()))?;
+    let mut w =
+        hound::WavWriter::create(path, spec).map_err(|e| Error::audio(path, e.to_string()))?;
     for &s in samples {
         let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
-        w.write_sample(v).map_err(|e| Error::audio(path, e.to_string()))?;
+        w.write_sample(v)
+            .map_err(|e| Error::audio(path, e.to_string()))?;
     }
     w.finalize().map_err(|e| Error::audio(path, e.to_string()))
 }
@@ -59,7 +61,12 @@ pub struct MemorySource {
 impl MemorySource {
     /// A source over `samples`, `block` samples at a time.
     pub fn new(samples: Vec<f32>, block: usize, name: impl Into<String>) -> Self {
-        MemorySource { samples, pos: 0, block: block.max(1), name: name.into() }
+        MemorySource {
+            samples,
+            pos: 0,
+            block: block.max(1),
+            name: name.into(),
+        }
     }
 }
 
@@ -74,4 +81,15 @@ impl Source for MemorySource {
     fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// Reads `[start_s, end_s)` of a file (placeholder until the audio module lands).
+pub fn read_segment(path: &Path, start_s: f64, end_s: f64) -> Result<Vec<f32>> {
+    let x = read_file(path)?;
+    let a = (start_s * 16000.0) as usize;
+    let b = ((end_s * 16000.0) as usize).min(x.len());
+    if a >= b {
+        return Err(Error::audio(path, "empty segment"));
+    }
+    Ok(x[a..b].to_vec())
 }
