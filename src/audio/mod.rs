@@ -226,36 +226,6 @@ mod tests {
     }
 }
 
-/// Writes 16 kHz mono samples as a 16-bit WAV file.
-pub fn write_wav(path: &Path, samples: &[f32]) -> Result<()> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w =
-        hound::WavWriter::create(path, spec).map_err(|e| Error::audio(path, e.to_string()))?;
-    for &s in samples {
-        let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
-        w.write_sample(v)
-            .map_err(|e| Error::audio(path, e.to_string()))?;
-    }
-    w.finalize().map_err(|e| Error::audio(path, e.to_string()))
-}
-
-/// A stream of 16 kHz mono audio (placeholder trait until the audio module lands).
-pub trait Source: Send {
-    /// Appends up to one block of samples to `out`; `Ok(0)` ends the stream.
-    fn read(&mut self, out: &mut Vec<f32>) -> Result<usize>;
-    /// A name for messages (file path, device name, `-`).
-    fn name(&self) -> &str;
-    /// Samples dropped because the consumer was too slow (capture overruns).
-    fn overruns(&self) -> u64 {
-        0
-    }
-}
-
 /// An in-memory source delivering fixed-size blocks (tests, synthetic input).
 pub struct MemorySource {
     samples: Vec<f32>,
@@ -265,12 +235,13 @@ pub struct MemorySource {
 }
 
 impl MemorySource {
-    /// A source over `samples`, `block` samples at a time.
+    /// A source over 16 kHz mono `samples`, `block` samples at a time
+    /// (clamped to 1..=[`BLOCK`]).
     pub fn new(samples: Vec<f32>, block: usize, name: impl Into<String>) -> Self {
         MemorySource {
             samples,
             pos: 0,
-            block: block.max(1),
+            block: block.clamp(1, BLOCK),
             name: name.into(),
         }
     }
@@ -287,15 +258,10 @@ impl Source for MemorySource {
     fn name(&self) -> &str {
         &self.name
     }
-}
-
-/// Reads `[start_s, end_s)` of a file (placeholder until the audio module lands).
-pub fn read_segment(path: &Path, start_s: f64, end_s: f64) -> Result<Vec<f32>> {
-    let x = read_file(path)?;
-    let a = (start_s * 16000.0) as usize;
-    let b = ((end_s * 16000.0) as usize).min(x.len());
-    if a >= b {
-        return Err(Error::audio(path, "empty segment"));
+    fn stats(&self) -> SourceStats {
+        SourceStats {
+            samples: self.pos as u64,
+            ..SourceStats::default()
+        }
     }
-    Ok(x[a..b].to_vec())
 }
