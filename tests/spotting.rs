@@ -10,6 +10,9 @@ use wordspot::normalize::Normalizer;
 use wordspot::pipeline::{Event, Spotter};
 use wordspot::templates::{self, enroll, Enrollment, TakeAudio};
 
+/// Events, true spans of the keyword, threshold.
+type Outcome = (Vec<Event>, Vec<(f64, f64)>, f32);
+
 const SEQ: [u32; 12] = [3, 7, 1, 0, 4, 7, 5, 2, 9, 7, 8, 6];
 
 /// Runs a spotter with `threshold` over `samples`; returns the events.
@@ -30,10 +33,7 @@ fn spot(kws: &[templates::Keyword], threshold: f32, samples: &[f32]) -> Vec<Even
 /// stream's speaker, takes not used in the stream), and spots a stream of
 /// digits by `speaker_stream`. Returns the events, the true spans of "seven"
 /// and the threshold.
-fn run_stream(
-    speaker_templates: &str,
-    speaker_stream: &str,
-) -> Option<(Vec<Event>, Vec<(f64, f64)>, f32)> {
+fn run_stream(speaker_templates: &str, speaker_stream: &str) -> Option<Outcome> {
     let data = common::shared_data()?;
     let dir = tempfile::tempdir().unwrap();
     let cfg = FrontendConfig::default();
