@@ -61,8 +61,12 @@ def tiny_config(seed: int):
         conv_stride=(5, 2, 2, 2, 2, 2, 2),
         num_conv_pos_embeddings=16,
         num_conv_pos_embedding_groups=4,
-        feat_extract_norm="group",
-        do_stable_layer_norm=False,
+        # XLSR-53-like: per-frame LayerNorm in the conv encoder and pre-LN
+        # transformer layers. (wav2vec2-base's GroupNorm normalizes each conv
+        # channel over the whole input, which chunked streaming cannot reproduce.)
+        feat_extract_norm="layer",
+        conv_bias=True,
+        do_stable_layer_norm=True,
         vocab_size=32,
         # Larger than the default 0.02 so attention and FFNs actually move the
         # hidden state (tests should exercise them, not just the residual path).

@@ -17,6 +17,7 @@ Writes (all from a seeded random tiny config, so no download):
   tiny-L2.onnx/.json          layer 2 of 3, fp32
   tiny-L2.int8.onnx/.json     the same, dynamic int8
   tiny-all.onnx/.json         every layer (0..=3), fp32 — same weights as tiny-L2
+  foreign-*.onnx              valid ONNX files that are not encoders (error tests)
   input.wav                   1.5 s synthetic 16 kHz 16-bit input
   ref-*.f32 + reference.json  onnxruntime outputs for input.wav (raw little-endian f32)
 """
@@ -59,6 +60,24 @@ def write_wav(path: Path, pcm: np.ndarray):
         w.writeframes(pcm.astype("<i2").tobytes())
 
 
+def write_foreign_models(out: Path):
+    """Two valid ONNX files that are not waveform encoders, for the error tests:
+    `foreign-name.onnx` (input `x`) and `foreign-shape.onnx` (input `input_values`
+    but int64 [2, 3, 4])."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    for name, inp, dt, shape in [("foreign-name", "x", TensorProto.FLOAT, [1, "samples"]),
+                                 ("foreign-shape", "input_values", TensorProto.INT64, [2, 3, 4])]:
+        g = helper.make_graph(
+            [helper.make_node("Identity", [inp], ["y"])], name,
+            [helper.make_tensor_value_info(inp, dt, shape)],
+            [helper.make_tensor_value_info("y", dt, shape)],
+        )
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+        onnx.save(m, str(out / f"{name}.onnx"))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "tests/data/models"))
@@ -69,6 +88,7 @@ def main():
     export.main(["--tiny", "--seed", str(SEED), "--layer", "2", "--int8", "--out", str(out / "tiny-L2.onnx")])
     export.main(["--tiny", "--seed", str(SEED), "--all-layers", "--out", str(out / "tiny-all.onnx")])
 
+    write_foreign_models(out)
     pcm = synth_input()
     write_wav(out / "input.wav", pcm)
     x = export.normalize_wave(pcm.astype(np.float32) / 32768.0)
