@@ -8,7 +8,7 @@ use std::path::Path;
 use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2};
 use serde::{Deserialize, Serialize};
 
-use super::eigen::SymmetricEigen;
+use super::eigen::{top_eigen, SymmetricEigen};
 use crate::features::FrontendConfig;
 use crate::{Error, Result};
 
@@ -19,6 +19,8 @@ const BLOCK: usize = 256;
 const REL_STD_FLOOR: f64 = 1e-4;
 /// Absolute standard-deviation floor.
 const ABS_STD_FLOOR: f64 = 1e-12;
+/// Up to this dimension `fit` computes every eigenvalue; above it only the top ones.
+const FULL_EIGEN_MAX_DIM: usize = 128;
 /// Tag written into every statistics file.
 const FORMAT_TAG: &str = "wordspot-stats";
 const FORMAT_VERSION: u32 = 1;
@@ -207,9 +209,14 @@ impl StatsAccumulator {
         let std_floor = (REL_STD_FLOOR * mean_std).max(ABS_STD_FLOOR);
         let (eigenvalues, comps) = match self.covariance() {
             Some(cov) => {
-                let eig = SymmetricEigen::new(&cov, self.dim)
-                    .ok_or_else(|| Error::invalid("covariance is not finite"))?;
                 let k = components.min(self.dim);
+                // Small matrices: every eigenvalue (cheap). Large ones: only the top k.
+                let eig = if self.dim <= FULL_EIGEN_MAX_DIM {
+                    SymmetricEigen::new(&cov, self.dim)
+                } else {
+                    top_eigen(&cov, self.dim, k)
+                }
+                .ok_or_else(|| Error::invalid("covariance is not finite"))?;
                 let comps = (0..k)
                     .map(|i| eig.vector(i).iter().map(|&v| v as f32).collect())
                     .collect();
@@ -300,7 +307,8 @@ pub struct Stats {
     pub std: Vec<f64>,
     /// Smallest standard deviation used when dividing (constant dimensions).
     pub std_floor: f64,
-    /// Covariance eigenvalues, largest first (empty without covariance).
+    /// Covariance eigenvalues, largest first: all of them up to 128 dimensions,
+    /// else as many as `components` (empty without covariance).
     pub eigenvalues: Vec<f64>,
     /// Top principal directions (unit vectors), largest variance first.
     pub components: Vec<Vec<f32>>,
