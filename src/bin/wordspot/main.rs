@@ -2,6 +2,7 @@
 
 #![allow(unreachable_code, unused_variables, dead_code)] // until the first subcommands land
 
+mod analyze;
 mod common;
 
 use clap::{Parser, Subcommand};
@@ -15,11 +16,19 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Fit normalizer statistics on background audio.
+    FitStats(analyze::FitStatsArgs),
+    /// Anisotropy, rogue dimensions and IsoScore of a set of recordings.
+    Analyze(analyze::AnalyzeArgs),
+}
 
 fn main() {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::FitStats(a) => analyze::fit_stats(a),
+        Command::Analyze(a) => analyze::analyze(a),
+    };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
