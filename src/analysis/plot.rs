@@ -1,32 +1,30 @@
 //! Per-layer distributions of cosine similarity (pairs from the same
 //! recording vs from different recordings), one panel per layer × normalizer,
-//! drawn with plotters to PNG or SVG. Text uses an embedded font (a DejaVu Sans
-//! subset), so no system font library is needed.
+//! drawn to PNG or SVG.
+//!
+//! plotters draws the geometry. Text is laid out here: SVG gets `<text>`
+//! elements, PNG gets glyphs rasterized with `ab_glyph` from an embedded font
+//! (a DejaVu Sans subset), so no system font library is needed and plotters'
+//! own font features (which would change it for every user in the build,
+//! criterion included) stay off.
 
 use std::path::Path;
-use std::sync::Once;
 
+use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::LayerReport;
 use crate::{Error, Result};
 
 const PANEL_W: u32 = 340;
 const PANEL_H: u32 = 230;
-const TITLE_H: u32 = 40;
+const TITLE_H: u32 = 36;
 const BINS: usize = 60;
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-subset.ttf");
-
-fn register_fonts() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        for family in ["sans-serif", "serif", "monospace"] {
-            // The embedded font is known to parse; a failure would only lose labels.
-            let _ = plotters::style::register_font(family, FontStyle::Normal, FONT);
-        }
-    });
-}
+const TITLE: &str =
+    "cosine similarity of random frame pairs: same recording (blue) vs different recordings (red)";
 
 /// Histogram density of `values` over [-1, 1] at the bin centres.
 pub fn density(values: &[f32]) -> Vec<(f32, f32)> {
@@ -44,6 +42,17 @@ pub fn density(values: &[f32]) -> Vec<(f32, f32)> {
         .enumerate()
         .map(|(i, &c)| (-1.0 + (i as f32 + 0.5) * width, c as f32 / (n * width)))
         .collect()
+}
+
+/// A text label in pixel coordinates of the whole image.
+#[derive(Clone)]
+struct Label {
+    text: String,
+    x: i32,
+    y: i32,
+    size: f32,
+    h: HPos,
+    v: VPos,
 }
 
 /// Draws the cosine-similarity distributions of `reports` to `path`
@@ -68,20 +77,33 @@ pub fn plot_cosines(reports: &[LayerReport], path: &Path) -> Result<()> {
         .extension()
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase());
-    register_fonts();
     let fail = |e: String| Error::format(path, format!("cannot draw the plot: {e}"));
     match ext.as_deref() {
         Some("svg") => {
             let root = SVGBackend::new(path, (w, h)).into_drawing_area();
-            draw(&root, reports, &layers, &norms).map_err(fail)?;
+            let labels = draw(&root, reports, &layers, &norms).map_err(fail)?;
+            for l in &labels {
+                let style = ("sans-serif", l.size as f64)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(l.h, l.v));
+                root.draw(&Text::new(l.text.clone(), (l.x, l.y), style))
+                    .map_err(|e| fail(e.to_string()))?;
+            }
             root.present().map_err(|e| fail(e.to_string()))
         }
         Some("png") => {
             let mut buf = vec![0u8; (w * h * 3) as usize];
-            {
+            let labels = {
                 let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-                draw(&root, reports, &layers, &norms).map_err(fail)?;
+                let labels = draw(&root, reports, &layers, &norms).map_err(fail)?;
                 root.present().map_err(|e| fail(e.to_string()))?;
+                labels
+            };
+            let font =
+                FontRef::try_from_slice(FONT).map_err(|e| fail(format!("embedded font: {e}")))?;
+            for l in &labels {
+                raster_text(&mut buf, w, h, &font, l);
             }
             write_png(path, &buf, w, h)
         }
@@ -103,22 +125,94 @@ fn write_png(path: &Path, rgb: &[u8], w: u32, h: u32) -> Result<()> {
     writer.finish().map_err(err)
 }
 
+/// Rasterizes one label (black, anti-aliased) into an RGB buffer.
+fn raster_text(buf: &mut [u8], w: u32, h: u32, font: &FontRef, l: &Label) {
+    let scaled = font.as_scaled(PxScale::from(l.size));
+    let ids: Vec<_> = l.text.chars().map(|c| font.glyph_id(c)).collect();
+    let mut width = 0.0f32;
+    for (i, &id) in ids.iter().enumerate() {
+        width += scaled.h_advance(id);
+        if let Some(&next) = ids.get(i + 1) {
+            width += scaled.kern(id, next);
+        }
+    }
+    let x0 = match l.h {
+        HPos::Left => l.x as f32,
+        HPos::Center => l.x as f32 - width / 2.0,
+        HPos::Right => l.x as f32 - width,
+    };
+    let (asc, desc) = (scaled.ascent(), scaled.descent());
+    let baseline = match l.v {
+        VPos::Top => l.y as f32 + asc,
+        VPos::Center => l.y as f32 + (asc + desc) / 2.0,
+        VPos::Bottom => l.y as f32 + desc,
+    };
+    let mut pen = x0;
+    for (i, &id) in ids.iter().enumerate() {
+        let glyph = id.with_scale_and_position(l.size, ab_glyph::point(pen, baseline));
+        if let Some(outlined) = font.outline_glyph(glyph) {
+            let b = outlined.px_bounds();
+            outlined.draw(|gx, gy, cov| {
+                let px = b.min.x as i64 + gx as i64;
+                let py = b.min.y as i64 + gy as i64;
+                if px >= 0 && py >= 0 && (px as u32) < w && (py as u32) < h {
+                    let k = ((py as u32 * w + px as u32) * 3) as usize;
+                    for c in &mut buf[k..k + 3] {
+                        *c = (*c as f32 * (1.0 - cov.clamp(0.0, 1.0))) as u8;
+                    }
+                }
+            });
+        }
+        pen += scaled.h_advance(id);
+        if let Some(&next) = ids.get(i + 1) {
+            pen += scaled.kern(id, next);
+        }
+    }
+}
+
+/// A "nice" tick step (1, 2 or 5 × 10^k) giving about `n` ticks up to `max`.
+fn nice_step(max: f32, n: usize) -> f32 {
+    let raw = (max / n as f32).max(1e-6);
+    let mag = 10f32.powf(raw.log10().floor());
+    let f = raw / mag;
+    mag * if f <= 1.0 {
+        1.0
+    } else if f <= 2.0 {
+        2.0
+    } else if f <= 5.0 {
+        5.0
+    } else {
+        10.0
+    }
+}
+
+/// Draws the geometry and returns the labels to render on top of it.
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     reports: &[LayerReport],
     layers: &[usize],
     norms: &[&str],
-) -> std::result::Result<(), String> {
+) -> std::result::Result<Vec<Label>, String> {
     let s = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let label = |text: String, (x, y): (i32, i32), size: f32, h: HPos, v: VPos| Label {
+        text,
+        x,
+        y,
+        size,
+        h,
+        v,
+    };
     root.fill(&WHITE).map_err(s)?;
-    let (title, body) = root.split_vertically(TITLE_H);
-    title
-        .titled(
-            "cosine similarity of random frame pairs: same recording (blue) vs different recordings (red)",
-            ("sans-serif", 15),
-        )
-        .map_err(s)?;
+    let mut labels = vec![label(
+        TITLE.into(),
+        ((PANEL_W * norms.len() as u32 / 2) as i32, 10),
+        15.0,
+        HPos::Center,
+        VPos::Top,
+    )];
+    let (_, body) = root.split_vertically(TITLE_H);
     let panels = body.split_evenly((layers.len(), norms.len()));
+    let grid = RGBColor(225, 225, 225);
     for (i, &layer) in layers.iter().enumerate() {
         for (j, &norm) in norms.iter().enumerate() {
             let panel = &panels[i * norms.len() + j];
@@ -130,27 +224,60 @@ fn draw<DB: DrawingBackend>(
             };
             let same = r.same.as_ref().map(|p| density(&p.cosines));
             let diff = r.different.as_ref().map(|p| density(&p.cosines));
-            let ymax = same
+            let peak = same
                 .iter()
                 .chain(diff.iter())
                 .flatten()
                 .fold(0.0f32, |m, &(_, y)| m.max(y))
-                .max(1e-3)
-                * 1.1;
+                .max(1e-3);
+            let ystep = nice_step(peak, 4);
+            let ymax = (peak * 1.05 / ystep).ceil() * ystep;
             let mut chart = ChartBuilder::on(panel)
-                .caption(format!("layer {layer}, {norm}"), ("sans-serif", 14))
-                .margin(6)
-                .x_label_area_size(22)
-                .y_label_area_size(36)
+                .margin_top(24)
+                .margin_left(44)
+                .margin_bottom(22)
+                .margin_right(14)
                 .build_cartesian_2d(-1f32..1f32, 0f32..ymax)
                 .map_err(s)?;
-            chart
-                .configure_mesh()
-                .x_labels(5)
-                .y_labels(4)
-                .label_style(("sans-serif", 11))
-                .draw()
-                .map_err(s)?;
+            let (px0, py0) = panel.get_base_pixel();
+            let (pw, _) = panel.dim_in_pixel();
+            labels.push(label(
+                format!("layer {layer}, {norm}"),
+                (px0 + pw as i32 / 2, py0 + 5),
+                13.0,
+                HPos::Center,
+                VPos::Top,
+            ));
+            for k in 0..=4 {
+                let x = -1.0 + 0.5 * k as f32;
+                chart
+                    .plotting_area()
+                    .draw(&PathElement::new(vec![(x, 0.0), (x, ymax)], grid))
+                    .map_err(s)?;
+                let (bx, by) = chart.backend_coord(&(x, 0.0));
+                labels.push(label(
+                    format!("{x:.1}"),
+                    (bx, by + 4),
+                    11.0,
+                    HPos::Center,
+                    VPos::Top,
+                ));
+            }
+            let mut y = 0.0f32;
+            while y <= ymax + ystep * 1e-3 {
+                chart
+                    .plotting_area()
+                    .draw(&PathElement::new(vec![(-1.0, y), (1.0, y)], grid))
+                    .map_err(s)?;
+                let (bx, by) = chart.backend_coord(&(-1.0, y));
+                let text = if ystep >= 1.0 {
+                    format!("{y:.0}")
+                } else {
+                    format!("{y:.1}")
+                };
+                labels.push(label(text, (bx - 4, by), 11.0, HPos::Right, VPos::Center));
+                y += ystep;
+            }
             for (curve, color) in [(same, BLUE), (diff, RED)] {
                 if let Some(points) = curve {
                     chart
@@ -160,9 +287,16 @@ fn draw<DB: DrawingBackend>(
                         .map_err(s)?;
                 }
             }
+            chart
+                .plotting_area()
+                .draw(&Rectangle::new(
+                    [(-1.0, 0.0), (1.0, ymax)],
+                    BLACK.stroke_width(1),
+                ))
+                .map_err(s)?;
         }
     }
-    Ok(())
+    Ok(labels)
 }
 
 #[cfg(test)]
@@ -177,6 +311,13 @@ mod tests {
         let area: f32 = d.iter().map(|&(_, y)| y * 2.0 / BINS as f32).sum();
         assert!((area - 1.0).abs() < 1e-4, "{area}");
         assert!(density(&[]).iter().all(|&(_, y)| y == 0.0));
+    }
+
+    #[test]
+    fn nice_steps() {
+        assert_eq!(nice_step(16.0, 4), 5.0);
+        assert_eq!(nice_step(4.0, 4), 1.0);
+        assert!((nice_step(0.7, 4) - 0.2).abs() < 1e-6);
     }
 
     #[test]
