@@ -7,11 +7,11 @@ here="$(cd "$(dirname "$0")" && pwd)"
 fsdd="${1:-$here/../../../shared/data/fsdd}"
 out="$here"
 KW=7          # the demo keyword: "seven"
-rm -rf "$out/enroll" "$out/corpus" "$out/stream.wav" "$out/stream.tsv"
+rm -rf "$out/enroll" "$out/corpus" "$out/stream.wav" "$out/stream.tsv" "$out/background.wav"
 mkdir -p "$out/enroll" "$out/corpus"
 
-# Enrollment: three takes of "seven" by george.
-for t in 0 1 2; do cp "$fsdd/${KW}_george_$t.wav" "$out/enroll/seven_$t.wav"; done
+# Enrollment: one take of "seven" by each of three speakers.
+for s in george lucas nicolas; do cp "$fsdd/${KW}_${s}_0.wav" "$out/enroll/seven_$s.wav"; done
 
 # Corpus for `search`: one recording per digit by lucas, plus two more "seven"s by nicolas and jackson.
 for d in 0 1 2 3 4 5 6 7 8 9; do cp "$fsdd/${d}_lucas_7.wav" "$out/corpus/${d}_lucas.wav"; done
@@ -37,5 +37,12 @@ for i in "${!seq[@]}"; do
 done
 parts+=("$sil/gap.wav")
 sox "${parts[@]}" "$out/stream.wav"
+
+# Background for calibration: jackson says every other digit (other takes), no "seven".
+parts=()
+for d in 0 1 2 3 4 5 6 8 9; do
+  for t in 40 41; do parts+=("$sil/gap.wav" "$fsdd/${d}_jackson_$t.wav"); done
+done
+sox "${parts[@]}" "$out/background.wav"
 rm -rf "$sil"
 echo "wrote $(du -sh "$out" | cut -f1) of demo audio to $out"
