@@ -325,4 +325,23 @@ mod tests {
         let e = match_device(&names(), "nope").unwrap_err();
         assert!(e.contains("no input device matches 'nope'"), "{e}");
     }
+
+    #[test]
+    fn missing_device_is_a_device_error() {
+        // Works with or without a sound card: never panics, always Device.
+        match MicSource::open(Some("no-such-device-7f3a9"), 1.0) {
+            Err(Error::Device(m)) => assert!(!m.contains('\n'), "{m}"),
+            other => panic!("expected a device error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_ring_length_is_invalid() {
+        for secs in [0.0, -1.0, f32::NAN, 1e9] {
+            assert!(matches!(
+                MicSource::open(None, secs),
+                Err(Error::Invalid(_))
+            ));
+        }
+    }
 }
