@@ -30,7 +30,7 @@ pub use decode::FileSource;
 pub use paced::Paced;
 pub use pcm::{Encoding, PcmFormat};
 pub use reopen::{Backoff, Opened, Opener, ReopeningSource};
-pub use resample::Converter;
+pub use resample::{Converter, RATE_RANGE};
 pub use ring::RingSource;
 pub use stdin::{stdin, StdinSource};
 

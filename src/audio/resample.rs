@@ -34,7 +34,7 @@ pub struct Converter {
 impl Converter {
     /// A converter from `rate` Hz with `channels` interleaved channels.
     /// Returns `None` when `rate` is outside [`RATE_RANGE`] or `channels` is
-    /// 0 or above [`MAX_CHANNELS`].
+    /// 0 or above 64.
     pub fn new(rate: u32, channels: usize) -> Option<Self> {
         if !RATE_RANGE.contains(&rate) || channels == 0 || channels > MAX_CHANNELS {
             return None;
