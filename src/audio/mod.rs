@@ -183,6 +183,46 @@ pub fn write_wav(path: &Path, samples: &[f32]) -> Result<()> {
     w.finalize().map_err(to_err)
 }
 
+/// An in-memory source delivering fixed-size blocks (tests, synthetic input).
+pub struct MemorySource {
+    samples: Vec<f32>,
+    pos: usize,
+    block: usize,
+    name: String,
+}
+
+impl MemorySource {
+    /// A source over 16 kHz mono `samples`, `block` samples at a time
+    /// (clamped to 1..=[`BLOCK`]).
+    pub fn new(samples: Vec<f32>, block: usize, name: impl Into<String>) -> Self {
+        MemorySource {
+            samples,
+            pos: 0,
+            block: block.clamp(1, BLOCK),
+            name: name.into(),
+        }
+    }
+}
+
+impl Source for MemorySource {
+    fn read(&mut self, out: &mut Vec<f32>) -> Result<usize> {
+        let end = (self.pos + self.block).min(self.samples.len());
+        out.extend_from_slice(&self.samples[self.pos..end]);
+        let n = end - self.pos;
+        self.pos = end;
+        Ok(n)
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn stats(&self) -> SourceStats {
+        SourceStats {
+            samples: self.pos as u64,
+            ..SourceStats::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
