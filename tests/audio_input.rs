@@ -511,3 +511,24 @@ mod md5 {
         );
     }
 }
+
+#[test]
+fn ogg_vorbis_and_24bit_flac_fixtures_resample_to_16k() {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/audio"));
+    for name in ["sine440_22k_stereo.ogg", "sine440_44k_stereo_24bit.flac"] {
+        let p = dir.join(name);
+        let src = FileSource::open(&p).unwrap();
+        assert_eq!(src.input_channels(), 2, "{name}");
+        let y = read_file(&p).unwrap();
+        // 0.5 s at 16 kHz.
+        assert!(
+            (y.len() as i64 - 8000).abs() <= 1,
+            "{name}: {} samples",
+            y.len()
+        );
+        let f = zero_crossing_freq(&y[400..7600], 16_000.0);
+        assert!((f - 440.0).abs() < 1.0, "{name}: frequency {f}");
+        let peak = y[400..7600].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!((peak - 0.5).abs() < 0.03, "{name}: peak {peak}");
+    }
+}

@@ -127,3 +127,95 @@ fn silent_stream_stalls_with_an_error() {
     let e = src.read(&mut Vec::new()).unwrap_err().to_string();
     assert!(e.contains("no audio"), "{e}");
 }
+
+#[test]
+fn failed_stream_is_reopened_with_backoff() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use wordspot::audio::{Backoff, Opened, ReopeningSource};
+    use wordspot::Error;
+
+    // Open #1: 3200 frames then a stream error (device unplugged).
+    // Opens #2 and #3: the device is gone. Open #4: 1600 more frames.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let opener = Box::new(move || {
+        let call = c.fetch_add(1, Ordering::SeqCst);
+        if call == 1 || call == 2 {
+            return Err(Error::Device("unplugged".into()));
+        }
+        let (mut writer, reader) = capture_ring(16_000, 2).unwrap();
+        let range = if call == 0 { 0..3200 } else { 3200..4800 };
+        let fail = call == 0;
+        let producer = thread::spawn(move || {
+            for start in range.step_by(160) {
+                writer.write(&frames(start, start + 160));
+                thread::sleep(Duration::from_millis(1));
+            }
+            if fail {
+                writer.shared().error.store(true, Ordering::Release);
+            }
+            // Keep the stream "open" (writer alive) until the guard drops.
+            thread::sleep(Duration::from_millis(300));
+        });
+        Ok(Opened {
+            guard: Box::new(producer),
+            reader,
+            rate: 16_000,
+            name: "synthetic".into(),
+        })
+    });
+    let mut src = ReopeningSource::new(opener)
+        .unwrap()
+        .with_backoff(Backoff {
+            first: Duration::from_millis(5),
+            max: Duration::from_millis(20),
+            attempts: 5,
+        })
+        .with_stall_timeout(Duration::from_millis(200));
+    let mut got = Vec::new();
+    while got.len() < 4800 {
+        src.read(&mut got).unwrap();
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    assert_eq!(src.stats().reopens, 1);
+    assert_eq!(src.last_error(), Some("stream error"));
+    let want: Vec<f32> = (0..4800).map(|i| i as f32 / 32768.0).collect();
+    assert_eq!(got, want, "audio before and after the re-open is intact");
+}
+
+#[test]
+fn reopen_gives_up_after_the_attempts() {
+    use wordspot::audio::{Backoff, Opened, ReopeningSource};
+    use wordspot::Error;
+
+    let mut first = true;
+    let opener = Box::new(move || {
+        if !first {
+            return Err(Error::Device("gone".into()));
+        }
+        first = false;
+        let (writer, reader) = capture_ring(100, 1).unwrap();
+        writer
+            .shared()
+            .error
+            .store(true, std::sync::atomic::Ordering::Release);
+        Ok(Opened {
+            guard: Box::new(writer),
+            reader,
+            rate: 16_000,
+            name: "dying".into(),
+        })
+    });
+    let mut src = ReopeningSource::new(opener).unwrap().with_backoff(Backoff {
+        first: Duration::from_millis(1),
+        max: Duration::from_millis(2),
+        attempts: 3,
+    });
+    let e = src.read(&mut Vec::new()).unwrap_err().to_string();
+    assert!(
+        e.contains("dying: stream error; re-opening failed 3 times"),
+        "{e}"
+    );
+    assert!(!e.contains('\n'));
+}

@@ -6,22 +6,13 @@
 //! with back-off when it fails or goes silent.
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::SampleFormat;
 
-use super::ring::{
-    capture_ring, CaptureReader, CaptureSample, CaptureWriter, RingEvent, MAX_CHANNELS,
-};
-use super::{RingSource, Source, SourceStats};
+use super::ring::{capture_ring, CaptureSample, CaptureWriter, MAX_CHANNELS};
+use super::{Opened, Opener, ReopeningSource, Source, SourceStats};
 use crate::{Error, Result};
-
-/// Re-open attempts after a stream failure before `read` gives up.
-const MAX_REOPEN_ATTEMPTS: u32 = 8;
-/// First back-off delay; doubled per failed attempt up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// An input device as listed by `wordspot devices`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,23 +85,20 @@ pub(crate) fn match_device(names: &[String], query: &str) -> std::result::Result
     }
 }
 
-/// Live microphone audio as a 16 kHz mono [`Source`].
+/// Live microphone audio as a 16 kHz mono [`Source`]. After a stream
+/// error (device unplugged), 2 s without audio, or a closed stream, `read`
+/// re-opens the device with back-off ([`super::Backoff::default`]) and counts it in
+/// [`SourceStats::reopens`]; it fails only when re-opening keeps failing.
 pub struct MicSource {
-    device_query: Option<String>,
-    ring_seconds: f32,
-    stream: Option<cpal::Stream>,
-    ring: RingSource,
-    rate: u32,
+    inner: ReopeningSource,
     channels: u16,
-    last_error: Option<String>,
 }
 
 impl std::fmt::Debug for MicSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MicSource")
-            .field("device", &self.ring.name())
-            .field("rate", &self.rate)
-            .field("channels", &self.channels)
+            .field("device", &self.inner.name())
+            .field("rate", &self.inner.rate())
             .finish()
     }
 }
@@ -126,95 +114,51 @@ impl MicSource {
                 "ring buffer length must be in (0, 600] seconds, got {ring_seconds}"
             )));
         }
-        let opened = open_stream(device_name, ring_seconds)?;
-        let ring = RingSource::new(opened.reader, opened.rate, &opened.name)?;
-        Ok(Self {
-            device_query: device_name.map(str::to_string),
-            ring_seconds,
-            stream: Some(opened.stream),
-            ring,
-            rate: opened.rate,
-            channels: opened.channels,
-            last_error: None,
-        })
+        let query = device_name.map(str::to_string);
+        let channels = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(0));
+        let ch = channels.clone();
+        let opener: Opener = Box::new(move || {
+            let (opened, n) = open_stream(query.as_deref(), ring_seconds)?;
+            ch.store(n, Ordering::Relaxed);
+            Ok(opened)
+        });
+        let inner = ReopeningSource::new(opener)?;
+        let channels = channels.load(Ordering::Relaxed);
+        Ok(Self { inner, channels })
     }
 
     /// The device's capture rate in Hz.
     pub fn device_rate(&self) -> u32 {
-        self.rate
+        self.inner.rate()
     }
 
-    /// The device's channel count.
+    /// The device's channel count when it was opened.
     pub fn device_channels(&self) -> u16 {
         self.channels
     }
 
-    /// The last stream failure that caused a re-open, if any.
+    /// Why the stream was last re-opened, if it was.
     pub fn last_error(&self) -> Option<&str> {
-        self.last_error.as_deref()
-    }
-
-    /// Drops the failed stream and opens a new one, retrying with doubling
-    /// back-off; errors after [`MAX_REOPEN_ATTEMPTS`] failures.
-    fn reopen(&mut self, why: &str) -> Result<()> {
-        self.last_error = Some(why.to_string());
-        self.stream = None;
-        let mut delay = FIRST_BACKOFF;
-        let mut last = String::new();
-        for _ in 0..MAX_REOPEN_ATTEMPTS {
-            std::thread::sleep(delay);
-            match open_stream(self.device_query.as_deref(), self.ring_seconds) {
-                Ok(o) => {
-                    self.ring.replace(o.reader, o.rate)?;
-                    self.ring.count_reopen();
-                    self.stream = Some(o.stream);
-                    self.rate = o.rate;
-                    self.channels = o.channels;
-                    return Ok(());
-                }
-                Err(e) => last = e.to_string(),
-            }
-            delay = (delay * 2).min(MAX_BACKOFF);
-        }
-        Err(Error::Device(format!(
-            "{}: {why}; re-opening failed {MAX_REOPEN_ATTEMPTS} times ({last})",
-            self.ring.name()
-        )))
+        self.inner.last_error()
     }
 }
 
 impl Source for MicSource {
-    /// Blocks until audio arrives. A stream error or 2 s without audio
-    /// triggers a re-open (counted in [`SourceStats::reopens`]).
     fn read(&mut self, out: &mut Vec<f32>) -> Result<usize> {
-        loop {
-            match self.ring.poll(out) {
-                Ok(n) if n > 0 => return Ok(n),
-                Ok(_) => self.reopen("stream closed")?,
-                Err(RingEvent::Stalled) => self.reopen("no audio from the device")?,
-                Err(_) => self.reopen("stream error")?,
-            }
-        }
+        self.inner.read(out)
     }
 
     fn name(&self) -> &str {
-        self.ring.name()
+        self.inner.name()
     }
 
     fn stats(&self) -> SourceStats {
-        self.ring.stats()
+        self.inner.stats()
     }
 }
 
-struct Opened {
-    stream: cpal::Stream,
-    reader: CaptureReader,
-    rate: u32,
-    channels: u16,
-    name: String,
-}
-
-fn open_stream(query: Option<&str>, ring_seconds: f32) -> Result<Opened> {
+/// Opens the device's default input stream; also returns its channel count.
+fn open_stream(query: Option<&str>, ring_seconds: f32) -> Result<(Opened, u16)> {
     let host = cpal::default_host();
     let device = match query {
         None => host
@@ -270,13 +214,15 @@ fn open_stream(query: Option<&str>, ring_seconds: f32) -> Result<Opened> {
     stream
         .play()
         .map_err(|e| Error::Device(format!("{name}: cannot start input stream: {e}")))?;
-    Ok(Opened {
-        stream,
-        reader,
-        rate,
+    Ok((
+        Opened {
+            guard: Box::new(stream),
+            reader,
+            rate,
+            name,
+        },
         channels,
-        name,
-    })
+    ))
 }
 
 fn build<T>(
@@ -324,5 +270,24 @@ mod tests {
         assert!(e.contains("several"), "{e}");
         let e = match_device(&names(), "nope").unwrap_err();
         assert!(e.contains("no input device matches 'nope'"), "{e}");
+    }
+
+    #[test]
+    fn missing_device_is_a_device_error() {
+        // Works with or without a sound card: never panics, always Device.
+        match MicSource::open(Some("no-such-device-7f3a9"), 1.0) {
+            Err(Error::Device(m)) => assert!(!m.contains('\n'), "{m}"),
+            other => panic!("expected a device error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_ring_length_is_invalid() {
+        for secs in [0.0, -1.0, f32::NAN, 1e9] {
+            assert!(matches!(
+                MicSource::open(None, secs),
+                Err(Error::Invalid(_))
+            ));
+        }
     }
 }

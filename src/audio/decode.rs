@@ -96,7 +96,7 @@ impl FileSource {
         let conv = Converter::new(rate, channels as usize).ok_or_else(|| {
             Error::audio(
                 path,
-                format!("invalid layout: {channels} channels at {rate} Hz"),
+                format!("unsupported layout: {channels} channels at {rate} Hz"),
             )
         })?;
         Ok(Self {

@@ -17,6 +17,7 @@ mod capture;
 mod decode;
 mod paced;
 mod pcm;
+mod reopen;
 mod resample;
 pub mod ring;
 mod stdin;
@@ -28,7 +29,8 @@ pub use capture::{list_devices, DeviceInfo, MicSource};
 pub use decode::FileSource;
 pub use paced::Paced;
 pub use pcm::{Encoding, PcmFormat};
-pub use resample::Converter;
+pub use reopen::{Backoff, Opened, Opener, ReopeningSource};
+pub use resample::{Converter, RATE_RANGE};
 pub use ring::RingSource;
 pub use stdin::{stdin, StdinSource};
 

@@ -14,6 +14,13 @@ use crate::SAMPLE_RATE;
 /// Input frames per resampler chunk (about 20 ms at 48 kHz).
 const CHUNK_FRAMES: usize = 1024;
 
+/// Input rates accepted, in Hz (a corrupt header must not make the FFT
+/// resampler allocate gigabytes).
+pub const RATE_RANGE: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+
+/// Most channels accepted.
+pub const MAX_CHANNELS: usize = 64;
+
 /// Streaming conversion of interleaved audio at any rate and channel count to
 /// 16 kHz mono: channels are averaged, then resampled with rubato's FFT
 /// resampler (skipped when the input is already 16 kHz).
@@ -26,9 +33,10 @@ pub struct Converter {
 
 impl Converter {
     /// A converter from `rate` Hz with `channels` interleaved channels.
-    /// Returns `None` when `rate` or `channels` is zero.
+    /// Returns `None` when `rate` is outside [`RATE_RANGE`] or `channels` is
+    /// 0 or above 64.
     pub fn new(rate: u32, channels: usize) -> Option<Self> {
-        if rate == 0 || channels == 0 {
+        if !RATE_RANGE.contains(&rate) || channels == 0 || channels > MAX_CHANNELS {
             return None;
         }
         let resampler = if rate == SAMPLE_RATE {
@@ -301,6 +309,10 @@ mod tests {
     #[test]
     fn zero_rate_or_channels_rejected() {
         assert!(Converter::new(0, 1).is_none());
+        assert!(Converter::new(999, 1).is_none());
+        assert!(Converter::new(4_000_000_000, 1).is_none());
         assert!(Converter::new(16_000, 0).is_none());
+        assert!(Converter::new(16_000, 65).is_none());
+        assert!(Converter::new(768_000, 64).is_some());
     }
 }

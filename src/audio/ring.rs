@@ -268,6 +268,11 @@ impl RingSource {
         self
     }
 
+    /// Changes the stall timeout in place.
+    pub fn set_stall_timeout(&mut self, stall: Duration) {
+        self.stall = stall;
+    }
+
     /// Swaps in a new ring (after a stream re-open), keeping the counters.
     /// The new ring may have another rate or channel count.
     pub fn replace(&mut self, reader: CaptureReader, rate: u32) -> Result<()> {
@@ -290,10 +295,15 @@ impl RingSource {
         let want = self.min_frames * self.reader.channels();
         loop {
             let shared = self.reader.shared();
-            if shared.error.load(Ordering::Acquire) {
-                return RingEvent::Error;
-            }
             let avail = self.reader.available();
+            if shared.error.load(Ordering::Acquire) {
+                // Deliver what the stream captured before it failed.
+                return if avail > 0 {
+                    RingEvent::Data
+                } else {
+                    RingEvent::Error
+                };
+            }
             if avail >= want {
                 return RingEvent::Data;
             }

@@ -64,10 +64,17 @@ impl<R: Read> StdinSource<R> {
                 format.rate, format.channels
             )));
         }
-        let conv = Converter::new(format.rate, format.channels as usize)
-            .ok_or_else(|| Error::audio(path, format!("invalid layout: {} Hz", format.rate)))?;
-        // About 50 ms of input per read, at least one frame.
-        let frames = (format.rate as usize / 20).max(1);
+        let conv = Converter::new(format.rate, format.channels as usize).ok_or_else(|| {
+            Error::audio(
+                path,
+                format!(
+                    "unsupported layout: {} channels at {} Hz",
+                    format.channels, format.rate
+                ),
+            )
+        })?;
+        // About 50 ms of input per read.
+        let frames = (format.rate as usize / 20).clamp(1, 8192);
         let mut bytes = vec![0u8; frames * format.frame_bytes()];
         bytes[..carry_bytes.len()].copy_from_slice(carry_bytes);
         Ok(Self {
