@@ -3,6 +3,7 @@
 mod common;
 mod demo;
 mod enroll;
+mod eval;
 mod listen;
 mod record;
 mod search;
@@ -27,6 +28,10 @@ enum Command {
     Listen(listen::ListenArgs),
     /// Run the main job on bundled audio (no download).
     Demo(demo::DemoArgs),
+    /// Measure retrieval (P@k, R@k) or detection (miss rate vs false alarms/hour) on labelled audio.
+    Eval(eval::EvalArgs),
+    /// Set each keyword's threshold from background audio for a target false-alarm rate.
+    Calibrate(eval::CalibrateArgs),
 }
 
 fn main() {
@@ -36,6 +41,8 @@ fn main() {
         Command::Enroll(a) => enroll::run(a),
         Command::Listen(a) => listen::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Calibrate(a) => eval::run_calibrate(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
