@@ -15,7 +15,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use serde::Serialize;
@@ -25,7 +25,7 @@ use crate::detector::{Detections, Detector, DetectorConfig, KeywordTemplates};
 use crate::features::Frontend;
 use crate::normalize::Normalizer;
 use crate::templates::Keyword;
-use crate::{Error, Result, SAMPLE_RATE};
+use crate::{Error, Result};
 
 /// A keyword detection, as printed by `wordspot listen`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -184,8 +184,12 @@ pub struct Counters {
     pub frames: AtomicU64,
     /// Events emitted.
     pub detections: AtomicU64,
-    /// Samples the source dropped (capture overruns).
+    /// Capture callbacks that found the ring full (audio was dropped).
     pub overruns: AtomicU64,
+    /// Device frames dropped by those overruns.
+    pub dropped_frames: AtomicU64,
+    /// Times the capture stream was re-opened after an error.
+    pub reopens: AtomicU64,
 }
 
 /// A snapshot of [`Counters`].
@@ -197,8 +201,12 @@ pub struct Summary {
     pub frames: u64,
     /// Events emitted.
     pub detections: u64,
-    /// Samples dropped by the capture.
+    /// Capture callbacks that found the ring full.
     pub overruns: u64,
+    /// Device frames dropped by overruns.
+    pub dropped_frames: u64,
+    /// Capture stream re-opens.
+    pub reopens: u64,
 }
 
 impl Counters {
@@ -209,6 +217,8 @@ impl Counters {
             frames: self.frames.load(Ordering::Relaxed),
             detections: self.detections.load(Ordering::Relaxed),
             overruns: self.overruns.load(Ordering::Relaxed),
+            dropped_frames: self.dropped_frames.load(Ordering::Relaxed),
+            reopens: self.reopens.load(Ordering::Relaxed),
         }
     }
 }
@@ -287,7 +297,7 @@ pub fn spawn(mut source: Box<dyn Source>, mut spotter: Spotter, opts: PipelineOp
         let stop = stop.clone();
         std::thread::Builder::new()
             .name("wordspot-source".into())
-            .spawn(move || read_source(&mut *source, &block_tx, &free_rx, &counters, &stop, opts))
+            .spawn(move || read_source(&mut *source, &block_tx, &free_rx, &counters, &stop))
             .expect("spawn source thread")
     };
     let proc = {
@@ -312,30 +322,23 @@ fn read_source(
     free: &Receiver<Vec<f32>>,
     counters: &Counters,
     stop: &AtomicBool,
-    opts: PipelineOptions,
 ) -> Result<()> {
-    let t0 = Instant::now();
-    let mut sent: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
         let mut buf = free
             .recv_timeout(Duration::from_millis(100))
             .unwrap_or_default();
         buf.clear();
         let n = source.read(&mut buf)?;
+        let st = source.stats();
+        counters.overruns.store(st.overruns, Ordering::Relaxed);
         counters
-            .overruns
-            .store(source.overruns(), Ordering::Relaxed);
+            .dropped_frames
+            .store(st.dropped_frames, Ordering::Relaxed);
+        counters.reopens.store(st.reopens, Ordering::Relaxed);
         if n == 0 {
             break;
         }
         counters.samples.fetch_add(n as u64, Ordering::Relaxed);
-        sent += n as u64;
-        if opts.realtime {
-            let due = Duration::from_secs_f64(sent as f64 / SAMPLE_RATE as f64);
-            if let Some(wait) = due.checked_sub(t0.elapsed()) {
-                std::thread::sleep(wait);
-            }
-        }
         if tx.send(buf).is_err() {
             break; // processing ended (error); its result tells why
         }

@@ -2,6 +2,7 @@
 
 mod common;
 mod demo;
+mod devices;
 mod enroll;
 mod eval;
 mod listen;
@@ -28,6 +29,8 @@ enum Command {
     Listen(listen::ListenArgs),
     /// Run the main job on bundled audio (no download).
     Demo(demo::DemoArgs),
+    /// List audio input devices.
+    Devices,
     /// Measure retrieval (P@k, R@k) or detection (miss rate vs false alarms/hour) on labelled audio.
     Eval(eval::EvalArgs),
     /// Set each keyword's threshold from background audio for a target false-alarm rate.
@@ -41,6 +44,7 @@ fn main() {
         Command::Enroll(a) => enroll::run(a),
         Command::Listen(a) => listen::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Devices => devices::run(),
         Command::Eval(a) => eval::run(a),
         Command::Calibrate(a) => eval::run_calibrate(a),
     };
