@@ -399,7 +399,10 @@ pub fn evaluate(
         results.push(KeywordResult {
             keyword: name.to_string(),
             occurrences: n,
-            at_threshold: score_at(&scored_stored[k], n, hours, f32::MAX),
+            at_threshold: DetPoint {
+                threshold: thresholds[k],
+                ..score_at(&scored_stored[k], n, hours, f32::MAX)
+            },
             at_1_fa_per_hour: miss_rate_at(&curve, 1.0),
             at_0_1_fa_per_hour: miss_rate_at(&curve, 0.1),
             curve,

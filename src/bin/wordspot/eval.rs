@@ -523,6 +523,7 @@ fn run_stream(a: StreamArgs) -> Result<()> {
                     .collect(),
                 truth: labels
                     .in_file(&s.file)
+                    .filter(|o| keywords.iter().any(|k| k.manifest.keyword == o.word))
                     .map(|o| (o.word.clone(), o.start, o.end))
                     .collect(),
             };
