@@ -159,6 +159,42 @@ fn retrieval_on_fsdd_subset() {
         "{out}"
     );
     eprintln!("MFCC retrieval (contextual queries, seven+three):\n{out}");
+    // A layer sweep with the tiny wav2vec2 fixture (random weights: a pipeline
+    // check) marks exactly one best layer per k.
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/models/tiny-all.onnx"
+    );
+    let out = ok(wordspot(
+        &[
+            "eval",
+            "retrieval",
+            "--labels",
+            l,
+            "--words",
+            "seven,three",
+            "--frontend",
+            "wav2vec2",
+            "--model",
+            model,
+            "--layers",
+            "1-2",
+            "--format",
+            "jsonl",
+        ],
+        &cache,
+    ));
+    let rows = jsonl(&out);
+    assert_eq!(rows.len(), 16);
+    for k in [1, 2, 3, 5, 10, 20, 50, 100] {
+        let at_k: Vec<_> = rows.iter().filter(|r| r["k"] == k).collect();
+        assert_eq!(at_k.len(), 2);
+        assert_eq!(at_k.iter().filter(|r| r["best_f1"] == true).count(), 1);
+        let best = at_k.iter().find(|r| r["best_f1"] == true).unwrap();
+        assert!(at_k.iter().all(|r| r["f1"].as_f64() <= best["f1"].as_f64()));
+    }
+    assert_eq!(rows[0]["layer"], 1);
+    assert_eq!(rows[8]["layer"], 2);
     // MFCC has no layers to sweep.
     let o = wordspot(
         &["eval", "retrieval", "--labels", l, "--layers", "1-3"],
