@@ -17,6 +17,7 @@ pub mod audio;
 pub mod detector;
 pub mod dtw;
 pub mod error;
+pub mod eval;
 pub mod features;
 pub mod normalize;
 pub mod pipeline;

@@ -5,6 +5,7 @@ mod common;
 mod demo;
 mod devices;
 mod enroll;
+mod eval;
 mod listen;
 mod record;
 mod search;
@@ -35,6 +36,10 @@ enum Command {
     FitStats(analyze::FitStatsArgs),
     /// Anisotropy, rogue dimensions and IsoScore of a set of recordings.
     Analyze(analyze::AnalyzeArgs),
+    /// Measure retrieval (P@k, R@k) or detection (miss rate vs false alarms/hour) on labelled audio.
+    Eval(eval::EvalArgs),
+    /// Set each keyword's threshold from background audio for a target false-alarm rate.
+    Calibrate(eval::CalibrateArgs),
 }
 
 fn main() {
@@ -47,6 +52,8 @@ fn main() {
         Command::Devices => devices::run(),
         Command::FitStats(a) => analyze::fit_stats(a),
         Command::Analyze(a) => analyze::analyze(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Calibrate(a) => eval::run_calibrate(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -1,0 +1,620 @@
+//! Detection evaluation (`wordspot eval stream`) and threshold calibration
+//! (`wordspot calibrate`) on long recordings.
+//!
+//! Features are computed once per recording the way `wordspot listen` computes
+//! them (the frontend fed 0.1 s blocks, then the normalizer), and the real
+//! [`Detector`] is run over them as often as needed.
+//!
+//! # Threshold sweep
+//! The detector's event selection depends on the threshold (a candidate only
+//! exists while the score is under it, and each event suppresses overlapping
+//! and refractory matches), so the events of a run at a very high threshold,
+//! filtered by distance, are *not* the events of a run at a lower threshold.
+//! The sweep is therefore exact: one detector run per threshold of a grid.
+//! The grid is built from a first run that keeps every candidate (threshold
+//! `f32::MAX`): quantiles of its event distances, plus the distances of its
+//! lowest-scoring false alarms and the values just under them, where the curve
+//! changes at low false-alarm rates. Operating points between grid thresholds
+//! are not measured; `miss rate at R FA/h` is the best grid point with at most
+//! R false alarms per hour.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::labels::{Labels, Occurrence};
+use super::metrics::{miss_rate_at, quantiles, score_at, DetPoint, Scored};
+use crate::audio;
+use crate::detector::{Detections, Detector, DetectorConfig, Fusion, KeywordTemplates};
+use crate::dtw::subsequence;
+use crate::features::{Features, Frontend, FrontendConfig};
+use crate::normalize::Normalizer;
+use crate::templates::Keyword;
+use crate::{Error, Result, SAMPLE_RATE};
+
+/// Samples per block fed to the frontend (as `wordspot listen` reads files).
+pub const BLOCK: usize = 1600;
+
+/// A recording's streamed, normalized features.
+#[derive(Debug, Clone)]
+pub struct StreamFeatures {
+    /// The recording.
+    pub file: PathBuf,
+    /// Normalized frames.
+    pub features: Features,
+    /// Duration in seconds.
+    pub seconds: f64,
+}
+
+/// A detector event in seconds, with the keyword as an index.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Detected {
+    /// Index of the keyword.
+    pub keyword: usize,
+    /// Start, seconds.
+    pub start: f64,
+    /// End, seconds.
+    pub end: f64,
+    /// Fused distance.
+    pub distance: f32,
+}
+
+/// Streams `samples` through `frontend` in [`BLOCK`]-sample blocks and normalizes
+/// the frames (the frames `wordspot listen` would score).
+pub fn stream_features(
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+    samples: &[f32],
+) -> Result<Features> {
+    frontend.reset();
+    let mut raw = Vec::new();
+    for b in samples.chunks(BLOCK) {
+        frontend.push(b, &mut raw)?;
+    }
+    frontend.finish(&mut raw)?;
+    let dim = frontend.dim();
+    let n = raw.len() / dim;
+    let mut out = vec![0.0f32; n * normalizer.out_dim()];
+    for (i, o) in raw
+        .chunks_exact(dim)
+        .zip(out.chunks_exact_mut(normalizer.out_dim()))
+    {
+        normalizer.apply(i, o);
+    }
+    Ok(Features {
+        data: Array2::from_shape_vec((n, normalizer.out_dim()), out)
+            .map_err(|e| Error::invalid(e.to_string()))?,
+        hop: frontend.hop(),
+        window: frontend.window(),
+    })
+}
+
+/// Reads and featurizes `files` in parallel (one frontend per worker).
+pub fn load_streams(
+    files: &[PathBuf],
+    frontend: &FrontendConfig,
+    normalizer: &Normalizer,
+) -> Result<Vec<StreamFeatures>> {
+    super::frontend_pool(files, frontend, |p, fe| {
+        let x = audio::read_file(p)?;
+        Ok(StreamFeatures {
+            file: p.clone(),
+            features: stream_features(fe, normalizer, &x)?,
+            seconds: x.len() as f64 / SAMPLE_RATE as f64,
+        })
+    })
+}
+
+/// Runs the detector over `f` with one threshold per keyword.
+pub fn run_detector(
+    keywords: &[Keyword],
+    thresholds: &[f32],
+    cfg: DetectorConfig,
+    f: &Features,
+) -> Result<Vec<Detected>> {
+    if keywords.len() != thresholds.len() {
+        return Err(Error::invalid("one threshold per keyword is needed"));
+    }
+    let kts = keywords
+        .iter()
+        .zip(thresholds)
+        .map(|(k, &threshold)| KeywordTemplates {
+            name: k.manifest.keyword.clone(),
+            templates: k
+                .templates
+                .iter()
+                .map(|(id, t)| (id.clone(), t.data.view()))
+                .collect(),
+            threshold,
+        })
+        .collect();
+    let mut det = Detector::new(kts, cfg, f.dim(), f.hop, f.window)?;
+    let mut out = Vec::new();
+    let mut dets = Detections::new();
+    let mut take = |det: &Detector, dets: &mut Detections| {
+        for d in dets.iter() {
+            out.push(Detected {
+                keyword: d.keyword,
+                start: det.frame_start_s(d.start_frame),
+                end: det.frame_end_s(d.end_frame),
+                distance: d.distance,
+            });
+        }
+        dets.clear();
+    };
+    for row in f.data.rows() {
+        match row.as_slice() {
+            Some(s) => det.push(s, &mut dets),
+            None => det.push(&row.to_vec(), &mut dets),
+        }
+        take(&det, &mut dets);
+    }
+    det.finish(&mut dets);
+    take(&det, &mut dets);
+    Ok(out)
+}
+
+/// The fused distance curve of each keyword over `f` (one value per frame,
+/// `INFINITY` where no match can end), computed with the batch DTW (identical
+/// to the streaming one) and the detector's fusion rule. For plots.
+pub fn distance_curves(
+    keywords: &[Keyword],
+    fusion: Fusion,
+    cfg: DetectorConfig,
+    f: &Features,
+) -> Vec<Vec<f32>> {
+    keywords
+        .iter()
+        .map(|k| {
+            let per: Vec<Vec<(f32, usize)>> = k
+                .templates
+                .iter()
+                .map(|(_, t)| subsequence(t.data.view(), f.data.view(), cfg.metric))
+                .collect();
+            (0..f.len())
+                .map(|j| {
+                    let mut ds: Vec<f32> = per
+                        .iter()
+                        .map(|c| c[j].0)
+                        .filter(|d| d.is_finite())
+                        .collect();
+                    ds.sort_by(f32::total_cmp);
+                    let n = match fusion {
+                        Fusion::Min => 1,
+                        Fusion::Mean(k) => k,
+                    }
+                    .min(ds.len());
+                    if n == 0 {
+                        f32::INFINITY
+                    } else {
+                        ds[..n].iter().sum::<f32>() / n as f32
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The largest `f32` under `x` (for `x > 0`), so `≤ threshold` excludes `x`.
+fn just_under(x: f32) -> f32 {
+    if x > 0.0 && x.is_finite() {
+        f32::from_bits(x.to_bits() - 1)
+    } else {
+        0.0
+    }
+}
+
+/// Matches `events` of keyword `kw` in `file` against the labelled occurrences:
+/// each event hits the occurrence of the keyword it overlaps most (index into
+/// `occs`), else it is a false alarm.
+fn score_events(events: &[Detected], kw: usize, file: &Path, occs: &[&Occurrence]) -> Vec<Scored> {
+    events
+        .iter()
+        .filter(|e| e.keyword == kw)
+        .map(|e| {
+            let hit = occs
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| o.file == file && o.overlaps(e.start, e.end))
+                .max_by(|a, b| {
+                    a.1.overlap(e.start, e.end)
+                        .total_cmp(&b.1.overlap(e.start, e.end))
+                })
+                .map(|(i, _)| i);
+            Scored {
+                distance: e.distance,
+                hit,
+            }
+        })
+        .collect()
+}
+
+/// Detection results of one keyword (or all keywords pooled).
+#[derive(Debug, Clone, Serialize)]
+pub struct KeywordResult {
+    /// Keyword name (`*` for the pooled result).
+    pub keyword: String,
+    /// Labelled occurrences.
+    pub occurrences: usize,
+    /// Counts at the stored (or given) thresholds.
+    pub at_threshold: DetPoint,
+    /// Best grid point with at most 1 false alarm per hour.
+    pub at_1_fa_per_hour: Option<DetPoint>,
+    /// Best grid point with at most 0.1 false alarms per hour.
+    pub at_0_1_fa_per_hour: Option<DetPoint>,
+    /// The DET curve: one point per grid threshold, ascending.
+    pub curve: Vec<DetPoint>,
+}
+
+/// The outcome of a detection evaluation.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamReport {
+    /// Hours of audio.
+    pub hours: f64,
+    /// Recordings.
+    pub files: usize,
+    /// Thresholds swept (detector runs).
+    pub grid: usize,
+    /// Per keyword.
+    pub keywords: Vec<KeywordResult>,
+    /// All keywords pooled (false alarms per hour per keyword).
+    pub pooled: KeywordResult,
+    /// Events per recording at the stored thresholds.
+    #[serde(skip)]
+    pub events: Vec<Vec<Detected>>,
+}
+
+/// Sweep settings.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepOptions {
+    /// Detector settings.
+    pub detector: DetectorConfig,
+    /// Quantiles of the candidate distances in the grid.
+    pub quantiles: usize,
+    /// Lowest-scoring false alarms whose distances (and the values just under) join the grid.
+    pub low_false_alarms: usize,
+}
+
+impl Default for SweepOptions {
+    fn default() -> Self {
+        SweepOptions {
+            detector: DetectorConfig::default(),
+            quantiles: 40,
+            low_false_alarms: 20,
+        }
+    }
+}
+
+/// Runs the detector over every stream at each of `grid` (one threshold for
+/// all keywords per run), in parallel.
+fn run_grid(
+    keywords: &[Keyword],
+    grid: &[f32],
+    cfg: DetectorConfig,
+    streams: &[StreamFeatures],
+) -> Result<Vec<Vec<Vec<Detected>>>> {
+    let jobs: Vec<(usize, usize)> = (0..grid.len())
+        .flat_map(|g| (0..streams.len()).map(move |s| (g, s)))
+        .collect();
+    let flat: Vec<Vec<Detected>> = jobs
+        .par_iter()
+        .map(|&(g, s)| {
+            run_detector(
+                keywords,
+                &vec![grid[g]; keywords.len()],
+                cfg,
+                &streams[s].features,
+            )
+        })
+        .collect::<Result<_>>()?;
+    let mut it = flat.into_iter();
+    Ok((0..grid.len())
+        .map(|_| it.by_ref().take(streams.len()).collect())
+        .collect())
+}
+
+/// Evaluates detection of `keywords` on `streams` against `labels`.
+/// `thresholds` are the operating thresholds (stored or given), one per keyword.
+pub fn evaluate(
+    labels: &Labels,
+    streams: &[StreamFeatures],
+    keywords: &[Keyword],
+    thresholds: &[f32],
+    opts: SweepOptions,
+) -> Result<StreamReport> {
+    let hours: f64 = streams.iter().map(|s| s.seconds).sum::<f64>() / 3600.0;
+    if hours <= 0.0 {
+        return Err(Error::invalid("no audio to evaluate"));
+    }
+    let names: Vec<&str> = keywords
+        .iter()
+        .map(|k| k.manifest.keyword.as_str())
+        .collect();
+    let occs: Vec<Vec<&Occurrence>> = names
+        .iter()
+        .map(|n| {
+            labels
+                .occurrences
+                .iter()
+                .filter(|o| o.word == *n && streams.iter().any(|s| s.file == o.file))
+                .collect()
+        })
+        .collect();
+    // Scores every keyword's events of one run (all streams).
+    let score = |runs: &[Vec<Detected>]| -> Vec<Vec<Scored>> {
+        (0..keywords.len())
+            .map(|k| {
+                streams
+                    .iter()
+                    .zip(runs)
+                    .flat_map(|(s, ev)| score_events(ev, k, &s.file, &occs[k]))
+                    .collect()
+            })
+            .collect()
+    };
+    // 1. Every candidate, to place the grid.
+    let all = run_grid(keywords, &[f32::MAX], opts.detector, streams)?.remove(0);
+    let scored_all = score(&all);
+    let mut dists: Vec<f32> = scored_all.iter().flatten().map(|e| e.distance).collect();
+    let mut fas: Vec<f32> = scored_all
+        .iter()
+        .flatten()
+        .filter(|e| e.hit.is_none())
+        .map(|e| e.distance)
+        .collect();
+    fas.sort_by(f32::total_cmp);
+    dists.sort_by(f32::total_cmp);
+    let qs: Vec<f64> = (0..opts.quantiles.max(2))
+        .map(|i| i as f64 / (opts.quantiles.max(2) - 1) as f64)
+        .collect();
+    let mut grid: Vec<f32> = quantiles(&dists, &qs)
+        .into_iter()
+        .filter(|x| x.is_finite())
+        .collect();
+    for &d in fas.iter().take(opts.low_false_alarms) {
+        grid.push(d);
+        grid.push(just_under(d));
+    }
+    grid.retain(|&x| x > 0.0 && x.is_finite());
+    grid.sort_by(f32::total_cmp);
+    grid.dedup();
+    // 2. One exact run per grid threshold, plus the operating thresholds.
+    let runs = run_grid(keywords, &grid, opts.detector, streams)?;
+    let stored: Vec<Vec<Detected>> = streams
+        .par_iter()
+        .map(|s| run_detector(keywords, thresholds, opts.detector, &s.features))
+        .collect::<Result<_>>()?;
+    let scored_runs: Vec<Vec<Vec<Scored>>> = runs.iter().map(|r| score(r)).collect();
+    let scored_stored = score(&stored);
+    let mut results = Vec::new();
+    for (k, name) in names.iter().enumerate() {
+        let n = occs[k].len();
+        let curve: Vec<DetPoint> = grid
+            .iter()
+            .zip(&scored_runs)
+            .map(|(&t, sr)| score_at(&sr[k], n, hours, t))
+            .collect();
+        results.push(KeywordResult {
+            keyword: name.to_string(),
+            occurrences: n,
+            at_threshold: DetPoint {
+                threshold: thresholds[k],
+                ..score_at(&scored_stored[k], n, hours, f32::MAX)
+            },
+            at_1_fa_per_hour: miss_rate_at(&curve, 1.0),
+            at_0_1_fa_per_hour: miss_rate_at(&curve, 0.1),
+            curve,
+        });
+    }
+    let pooled = pool(&results, &grid, hours);
+    Ok(StreamReport {
+        hours,
+        files: streams.len(),
+        grid: grid.len(),
+        keywords: results,
+        pooled,
+        events: stored,
+    })
+}
+
+/// Pools per-keyword counts: misses over all occurrences, false alarms per
+/// hour per keyword.
+fn pool(results: &[KeywordResult], grid: &[f32], hours: f64) -> KeywordResult {
+    let kh = hours * results.len() as f64;
+    let n: usize = results.iter().map(|r| r.occurrences).sum();
+    let merge = |pts: Vec<&DetPoint>, threshold: f32| {
+        let hits: usize = pts.iter().map(|p| p.hits).sum();
+        let fa: usize = pts.iter().map(|p| p.false_alarms).sum();
+        DetPoint {
+            threshold,
+            hits,
+            misses: n - hits,
+            false_alarms: fa,
+            miss_rate: if n > 0 {
+                (n - hits) as f64 / n as f64
+            } else {
+                0.0
+            },
+            fa_per_hour: fa as f64 / kh,
+        }
+    };
+    let curve: Vec<DetPoint> = grid
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| merge(results.iter().map(|r| &r.curve[i]).collect(), t))
+        .collect();
+    KeywordResult {
+        keyword: "*".into(),
+        occurrences: n,
+        at_threshold: merge(results.iter().map(|r| &r.at_threshold).collect(), f32::NAN),
+        at_1_fa_per_hour: miss_rate_at(&curve, 1.0),
+        at_0_1_fa_per_hour: miss_rate_at(&curve, 0.1),
+        curve,
+    }
+}
+
+/// A keyword's calibrated threshold and the background score distribution.
+#[derive(Debug, Clone, Serialize)]
+pub struct Calibration {
+    /// Keyword name.
+    pub keyword: String,
+    /// The chosen threshold.
+    pub threshold: f32,
+    /// False alarms on the background at that threshold (verified by a run).
+    pub false_alarms: usize,
+    /// `false_alarms / hours`.
+    pub fa_per_hour: f64,
+    /// The requested rate.
+    pub target_fa_per_hour: f64,
+    /// False alarms allowed: `floor(target × hours)`.
+    pub allowed: usize,
+    /// Hours of background audio.
+    pub hours: f64,
+    /// Resolution of the FA rate, `1 / hours` per hour.
+    pub resolution_per_hour: f64,
+    /// Candidate events on the background (run at an unbounded threshold).
+    pub events: usize,
+    /// Quantiles of the candidates' distances: `[q, value]` for q in 0, .01, .05, .1, .25, .5, .75, .9, 1.
+    pub distance_quantiles: Vec<(f64, f32)>,
+    /// False when the background gave no more candidates than allowed (the threshold is then not constrained by it).
+    pub constrained: bool,
+}
+
+/// Quantile levels stored in a calibration summary.
+pub const CAL_QUANTILES: [f64; 9] = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0];
+
+/// Chooses per keyword the highest threshold found that gives at most
+/// `floor(fa_per_hour × hours)` false alarms on `background` (audio without
+/// the keywords): first guess just under the (n+1)-th lowest candidate distance
+/// of an unbounded run, then lowered until a real detector run at that
+/// threshold gives at most n events. `current` thresholds are kept for
+/// keywords the background cannot constrain.
+pub fn calibrate(
+    background: &[StreamFeatures],
+    keywords: &[Keyword],
+    current: &[f32],
+    fa_per_hour: f64,
+    cfg: DetectorConfig,
+) -> Result<Vec<Calibration>> {
+    if !(fa_per_hour.is_finite() && fa_per_hour >= 0.0) {
+        return Err(Error::invalid(format!(
+            "--fa-per-hour must be a non-negative number, got {fa_per_hour}"
+        )));
+    }
+    let hours: f64 = background.iter().map(|s| s.seconds).sum::<f64>() / 3600.0;
+    if hours <= 0.0 {
+        return Err(Error::invalid("no background audio"));
+    }
+    let allowed = (fa_per_hour * hours + 1e-9).floor() as usize;
+    let per_kw = |runs: &[Vec<Detected>]| -> Vec<Vec<f32>> {
+        (0..keywords.len())
+            .map(|k| {
+                let mut d: Vec<f32> = runs
+                    .iter()
+                    .flatten()
+                    .filter(|e| e.keyword == k)
+                    .map(|e| e.distance)
+                    .collect();
+                d.sort_by(f32::total_cmp);
+                d
+            })
+            .collect()
+    };
+    let run = |th: &[f32]| -> Result<Vec<Vec<f32>>> {
+        let r: Vec<Vec<Detected>> = background
+            .par_iter()
+            .map(|s| run_detector(keywords, th, cfg, &s.features))
+            .collect::<Result<_>>()?;
+        Ok(per_kw(&r))
+    };
+    let cand = run(&vec![f32::MAX; keywords.len()])?;
+    let mut th: Vec<f32> = cand
+        .iter()
+        .zip(current)
+        .map(|(d, &cur)| {
+            if d.len() > allowed {
+                just_under(d[allowed]).max(1e-6)
+            } else {
+                cur
+            }
+        })
+        .collect();
+    let mut fa = run(&th)?;
+    for _ in 0..200 {
+        let mut changed = false;
+        for k in 0..keywords.len() {
+            if fa[k].len() > allowed && th[k] > 1e-6 {
+                th[k] = just_under(fa[k][allowed]).max(1e-6);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+        fa = run(&th)?;
+    }
+    Ok(keywords
+        .iter()
+        .enumerate()
+        .map(|(k, kw)| {
+            let q = quantiles(&cand[k], &CAL_QUANTILES);
+            Calibration {
+                keyword: kw.manifest.keyword.clone(),
+                threshold: th[k],
+                false_alarms: fa[k].len(),
+                fa_per_hour: fa[k].len() as f64 / hours,
+                target_fa_per_hour: fa_per_hour,
+                allowed,
+                hours,
+                resolution_per_hour: 1.0 / hours,
+                events: cand[k].len(),
+                distance_quantiles: CAL_QUANTILES.iter().copied().zip(q).collect(),
+                constrained: cand[k].len() > allowed,
+            }
+        })
+        .collect())
+}
+
+/// Writes a calibration into the keyword's manifest: the threshold, its source
+/// (`calibrated`), the frontend, normalizer and metric it holds for, and the
+/// summary as `calibration`.
+pub fn write_calibration(
+    kw: &Keyword,
+    cal: &Calibration,
+    frontend: &FrontendConfig,
+    normalize: &str,
+    metric: crate::dtw::Metric,
+    background: &[PathBuf],
+) -> Result<()> {
+    let mut m = crate::templates::read_manifest(&kw.dir)?;
+    let mut summary = serde_json::to_value(cal).map_err(|e| Error::invalid(e.to_string()))?;
+    if let Some(o) = summary.as_object_mut() {
+        o.insert(
+            "background".into(),
+            background.iter().map(|p| p.display().to_string()).collect(),
+        );
+        o.insert("frontend".into(), frontend.name().into());
+    }
+    m.threshold = cal.threshold;
+    m.threshold_source = "calibrated".into();
+    m.frontend = frontend.clone();
+    m.normalize = normalize.to_string();
+    m.metric = metric;
+    m.calibration = Some(summary);
+    crate::templates::write_manifest(&kw.dir, &m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn just_under_is_the_previous_float() {
+        let x = 0.25f32;
+        assert!(just_under(x) < x);
+        assert!(just_under(x) > 0.2499999);
+        assert_eq!(just_under(0.0), 0.0);
+    }
+}
