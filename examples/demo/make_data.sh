@@ -7,11 +7,13 @@ here="$(cd "$(dirname "$0")" && pwd)"
 fsdd="${1:-$here/../../../shared/data/fsdd}"
 out="$here"
 KW=7          # the demo keyword: "seven"
-rm -rf "$out/enroll" "$out/corpus" "$out/stream.wav" "$out/stream.tsv" "$out/background.wav"
-mkdir -p "$out/enroll" "$out/corpus"
+rm -rf "$out/enroll" "$out/query" "$out/corpus" "$out/stream.wav" "$out/stream.tsv" "$out/background.wav"
+mkdir -p "$out/enroll" "$out/query" "$out/corpus"
 
-# Enrollment: one take of "seven" by each of three speakers.
-for s in george lucas nicolas; do cp "$fsdd/${KW}_${s}_0.wav" "$out/enroll/seven_$s.wav"; done
+# Enrollment: three takes of "seven" by jackson (the speaker of the stream, other recordings).
+for t in 0 1 2; do cp "$fsdd/${KW}_jackson_$t.wav" "$out/enroll/seven_jackson_$t.wav"; done
+# Search query: "seven" by george.
+cp "$fsdd/${KW}_george_0.wav" "$out/query/seven_george.wav"
 
 # Corpus for `search`: one recording per digit by lucas, plus two more "seven"s by nicolas and jackson.
 for d in 0 1 2 3 4 5 6 7 8 9; do cp "$fsdd/${d}_lucas_7.wav" "$out/corpus/${d}_lucas.wav"; done

@@ -38,6 +38,15 @@ pub struct FrontendArgs {
     /// Frame distance.
     #[arg(long, value_enum, default_value = "cosine")]
     pub metric: Metric,
+    /// wav2vec2 streaming: chunk length (seconds).
+    #[arg(long = "stream-chunk", default_value_t = 1.0, value_name = "S")]
+    pub chunk: f32,
+    /// wav2vec2 streaming: left context per chunk (seconds).
+    #[arg(long = "stream-context", default_value_t = 1.0, value_name = "S")]
+    pub context: f32,
+    /// wav2vec2 streaming: right look-ahead per chunk (seconds; adds latency).
+    #[arg(long = "stream-lookahead", default_value_t = 0.5, value_name = "S")]
+    pub lookahead: f32,
 }
 
 impl FrontendArgs {
@@ -58,9 +67,9 @@ impl FrontendArgs {
                 FrontendConfig::Wav2vec2(Wav2vec2Config {
                     model,
                     layer: self.layer,
-                    chunk_s: 1.0,
-                    context_s: 0.5,
-                    lookahead_s: 0.25,
+                    chunk_s: self.chunk,
+                    context_s: self.context,
+                    lookahead_s: self.lookahead,
                 })
             }
         })
