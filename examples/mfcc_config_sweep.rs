@@ -8,9 +8,10 @@
 //! averaged over queries, for each MFCC configuration.
 //!
 //! ```text
-//! cargo run --release --example mfcc_config_sweep [DIR]
+//! cargo run --release --example mfcc_config_sweep [--default-only] [DIR]
 //! ```
-//! DIR defaults to `../shared/data/speech_commands`.
+//! DIR defaults to `../shared/data/speech_commands`; `--default-only` scores
+//! just the default settings.
 
 use std::path::{Path, PathBuf};
 
@@ -173,8 +174,11 @@ fn describe(c: &MfccConfig) -> String {
 }
 
 fn main() -> Result<()> {
-    let dir = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let only_default = args.iter().any(|a| a == "--default-only");
+    let dir = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(concat!(
@@ -194,6 +198,9 @@ fn main() -> Result<()> {
         dir.display(),
         clips.iter().map(|c| c.trimmed.len()).sum::<usize>() as f64 / clips.len() as f64 / 16000.0
     );
+    if only_default {
+        return report_default(&clips);
+    }
     let norms = [
         (MfccNorm::None, false, 0),
         (MfccNorm::Sliding, false, 30),
@@ -278,10 +285,14 @@ fn main() -> Result<()> {
             describe(&b.0)
         );
     }
+    report_default(&clips)
+}
+
+fn report_default(clips: &[Clip]) -> Result<()> {
     let d = MfccConfig::default();
-    let (p10, map) = evaluate(&d, &clips)?;
+    let (p10, map, se) = evaluate_se(&d, clips)?;
     println!(
-        "current default:      P@10 {p10:.3} MAP {map:.3}  {}",
+        "current default:      P@10 {p10:.3} MAP {map:.3} (standard error {se:.3})  {}",
         describe(&d)
     );
     Ok(())
