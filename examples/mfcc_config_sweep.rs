@@ -12,6 +12,27 @@
 //! ```
 //! DIR defaults to `../shared/data/speech_commands`; `--default-only` scores
 //! just the default settings.
+//!
+//! Measured on the Speech Commands subset (150 clips: nine/right/zero, 67
+//! speakers), P@10 / MAP (standard error of MAP ≈ 0.015):
+//!
+//! | settings (deltas on unless noted)           | P@10  | MAP   |
+//! |---------------------------------------------|-------|-------|
+//! | c0, no normalization                        | 0.691 | 0.541 |
+//! | c0, no deltas, no normalization             | 0.683 | 0.536 |
+//! | log energy, no normalization                | 0.771 | 0.617 |
+//! | c0 dropped, no normalization                | 0.760 | 0.604 |
+//! | log energy, per-utterance mean (batch only) | 0.869 | 0.696 |
+//! | c0, per-utterance mean (batch only)         | 0.885 | 0.684 |
+//! | log energy, sliding mean 1 s                | 0.849 | 0.687 |
+//! | log energy, sliding mean+var 0.5 s          | 0.863 | 0.665 |
+//! | **log energy, sliding mean 0.3 s (default)**| 0.872 | 0.719 |
+//! | log energy, sliding mean 0.1 s, Hann        | 0.887 | 0.727 |
+//!
+//! The causal sliding mean matches or beats per-utterance normalization and
+//! gives the same frames in batch and streaming. Windows of 0.1–0.3 s are
+//! within one standard error of each other; the default keeps 0.3 s, the
+//! longest of them, so less of the spectral shape is filtered away.
 
 use std::path::{Path, PathBuf};
 
