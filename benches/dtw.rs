@@ -4,12 +4,16 @@
 //! ```text
 //! cargo bench --bench dtw
 //! ```
+//! Times are CPU time of the benchmark thread (see `common`).
 //! For the streaming group the time shown is per incoming frame (all 50
 //! templates); the CPU share is `time × frame rate` (100 frames/s for MFCC,
 //! 49 frames/s for wav2vec2).
 
 use std::hint::black_box;
 
+mod common;
+
+use common::ThreadCpu;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ndarray::Array2;
 use wordspot::dtw::{subsequence, Metric, StreamingDtw};
@@ -26,7 +30,7 @@ fn frames(n: usize, dim: usize, seed: u64) -> Array2<f32> {
 
 const QUERY: usize = 60;
 
-fn batch(c: &mut Criterion) {
+fn batch(c: &mut Criterion<ThreadCpu>) {
     let mut g = c.benchmark_group("dtw_batch_cosine");
     for (dim, target_len) in [(39, 6000), (768, 1500)] {
         let q = frames(QUERY, dim, 1);
@@ -39,7 +43,7 @@ fn batch(c: &mut Criterion) {
     g.finish();
 }
 
-fn streaming(c: &mut Criterion) {
+fn streaming(c: &mut Criterion<ThreadCpu>) {
     let mut g = c.benchmark_group("dtw_stream_50x60");
     for dim in [39, 768] {
         let mut spotters: Vec<StreamingDtw> = (0..50)
@@ -67,5 +71,9 @@ fn streaming(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, batch, streaming);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpu);
+    targets = batch, streaming
+}
 criterion_main!(benches);

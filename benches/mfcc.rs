@@ -1,5 +1,6 @@
-//! MFCC throughput on 10 s of audio. Criterion reports elements (samples) per
-//! second; divide by 16 000 for the real-time factor (× real time).
+//! MFCC throughput on 10 s of audio, measured in CPU time of the benchmark
+//! thread (see `common`). Criterion reports samples per CPU second; divide by
+//! 16 000 for the real-time factor on one core (× real time).
 //!
 //! ```text
 //! cargo bench --bench mfcc
@@ -7,6 +8,9 @@
 
 use std::hint::black_box;
 
+mod common;
+
+use common::ThreadCpu;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use wordspot::features::mfcc::{FirstCoeff, MfccNorm};
 use wordspot::features::{Frontend, Mfcc, MfccConfig};
@@ -26,7 +30,7 @@ fn ten_seconds() -> Vec<f32> {
         .collect()
 }
 
-fn bench(c: &mut Criterion) {
+fn bench(c: &mut Criterion<ThreadCpu>) {
     let x = ten_seconds();
     let mut g = c.benchmark_group("mfcc_10s");
     g.throughput(Throughput::Elements(x.len() as u64));
@@ -67,5 +71,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpu);
+    targets = bench
+}
 criterion_main!(benches);

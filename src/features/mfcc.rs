@@ -16,7 +16,10 @@
 //! * [`MfccNorm::Sliding`] subtracts the mean (and divides by the standard
 //!   deviation) of the last `norm_window` output frames, the current one
 //!   included. It is causal, adds no delay, and a signal gives the same frames
-//!   whether it is processed whole or streamed.
+//!   whether it is processed whole or streamed. Warm-up: frame `t < W` uses
+//!   the `t + 1` frames seen so far, so the first frame of a stream comes out
+//!   all zeros (cosine-neutral). Templates should keep a little silence before
+//!   the word (the sweep used 50 ms) so the warm-up falls on it.
 //! * [`MfccNorm::Utterance`] needs the whole utterance: `push` emits nothing
 //!   and keeps every frame (memory grows with the input); `finish` emits them
 //!   all. It is meant for batch use on short files. Its output for a word
