@@ -1,1 +1,368 @@
-//! pipeline (in progress).
+//! From a source of audio to keyword events.
+//!
+//! [`Spotter`] is the synchronous core: samples in, events out (frontend →
+//! normalizer → detector). [`spawn`] runs it on threads connected by
+//! crossbeam channels:
+//!
+//! ```text
+//! source thread ──blocks──► processing thread (Spotter) ──events──► caller
+//!       ▲                          │
+//!       └────── recycled blocks ───┘
+//! ```
+//!
+//! Blocks are recycled, so the steady state allocates nothing.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use serde::Serialize;
+
+use crate::audio::Source;
+use crate::detector::{Detections, Detector, DetectorConfig, KeywordTemplates};
+use crate::features::Frontend;
+use crate::normalize::Normalizer;
+use crate::templates::Keyword;
+use crate::{Error, Result};
+
+/// A keyword detection, as printed by `wordspot listen`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// The keyword.
+    pub keyword: String,
+    /// Start of the match, seconds from the start of the stream.
+    pub start: f64,
+    /// End of the match, seconds from the start of the stream.
+    pub end: f64,
+    /// Fused path-length-normalized DTW distance.
+    pub distance: f32,
+    /// The template that matched best (`keyword/N.wav`).
+    pub template: String,
+    /// Stream time (s) when the event was decided; `decided - end` is the latency.
+    #[serde(skip)]
+    pub decided: f64,
+}
+
+/// The synchronous spotting core.
+pub struct Spotter {
+    frontend: Box<dyn Frontend>,
+    normalizer: Normalizer,
+    detector: Detector,
+    feats: Vec<f32>,
+    normed: Vec<f32>,
+    dets: Detections,
+    samples: u64,
+}
+
+impl Spotter {
+    /// A spotter for `keywords` with one threshold each.
+    pub fn new(
+        frontend: Box<dyn Frontend>,
+        normalizer: Normalizer,
+        keywords: &[Keyword],
+        thresholds: &[f32],
+        cfg: DetectorConfig,
+    ) -> Result<Self> {
+        if keywords.len() != thresholds.len() {
+            return Err(Error::invalid("one threshold per keyword is needed"));
+        }
+        if normalizer.in_dim() != frontend.dim() {
+            return Err(Error::invalid(format!(
+                "normalizer expects {}-dimensional frames, the frontend gives {}",
+                normalizer.in_dim(),
+                frontend.dim()
+            )));
+        }
+        let kts = keywords
+            .iter()
+            .zip(thresholds)
+            .map(|(k, &threshold)| KeywordTemplates {
+                name: k.manifest.keyword.clone(),
+                templates: k
+                    .templates
+                    .iter()
+                    .map(|(id, f)| (id.clone(), f.data.view()))
+                    .collect(),
+                threshold,
+            })
+            .collect();
+        let detector = Detector::new(
+            kts,
+            cfg,
+            normalizer.out_dim(),
+            frontend.hop(),
+            frontend.window(),
+        )?;
+        Ok(Spotter {
+            normed: vec![0.0; normalizer.out_dim()],
+            feats: Vec::with_capacity(frontend.dim() * 64),
+            frontend,
+            normalizer,
+            detector,
+            dets: Detections::new(),
+            samples: 0,
+        })
+    }
+
+    /// The detector (for names and geometry).
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// Feature frames processed so far.
+    pub fn frames(&self) -> u64 {
+        self.detector.position()
+    }
+
+    /// Samples consumed so far.
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+
+    /// Feeds 16 kHz mono samples; calls `sink` for every decided event.
+    pub fn push(&mut self, samples: &[f32], sink: &mut dyn FnMut(Event)) -> Result<()> {
+        self.samples += samples.len() as u64;
+        self.feats.clear();
+        self.frontend.push(samples, &mut self.feats)?;
+        self.run_frames(sink);
+        Ok(())
+    }
+
+    /// Ends the stream: flushes the frontend and the detector.
+    pub fn finish(&mut self, sink: &mut dyn FnMut(Event)) -> Result<()> {
+        self.feats.clear();
+        self.frontend.finish(&mut self.feats)?;
+        self.run_frames(sink);
+        self.detector.finish(&mut self.dets);
+        self.drain(sink);
+        Ok(())
+    }
+
+    /// Forgets the stream (templates are kept).
+    pub fn reset(&mut self) {
+        self.frontend.reset();
+        self.detector.reset();
+        self.samples = 0;
+    }
+
+    fn run_frames(&mut self, sink: &mut dyn FnMut(Event)) {
+        let dim = self.frontend.dim();
+        let mut feats = std::mem::take(&mut self.feats);
+        for frame in feats.chunks_exact(dim) {
+            self.normalizer.apply(frame, &mut self.normed);
+            self.detector.push(&self.normed, &mut self.dets);
+            self.drain(sink);
+        }
+        feats.clear();
+        self.feats = feats;
+    }
+
+    fn drain(&mut self, sink: &mut dyn FnMut(Event)) {
+        for d in self.dets.iter() {
+            let det = &self.detector;
+            sink(Event {
+                keyword: det.keyword_name(d.keyword).to_string(),
+                start: det.frame_start_s(d.start_frame),
+                end: det.frame_end_s(d.end_frame),
+                distance: d.distance,
+                template: det.template_name(d.keyword, d.template).to_string(),
+                decided: det.frame_end_s(d.decided_frame),
+            });
+        }
+        self.dets.clear();
+    }
+}
+
+/// Live counters of a running pipeline.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Samples read from the source.
+    pub samples: AtomicU64,
+    /// Feature frames processed.
+    pub frames: AtomicU64,
+    /// Events emitted.
+    pub detections: AtomicU64,
+    /// Capture callbacks that found the ring full (audio was dropped).
+    pub overruns: AtomicU64,
+    /// Device frames dropped by those overruns.
+    pub dropped_frames: AtomicU64,
+    /// Times the capture stream was re-opened after an error.
+    pub reopens: AtomicU64,
+}
+
+/// A snapshot of [`Counters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Samples read.
+    pub samples: u64,
+    /// Feature frames processed.
+    pub frames: u64,
+    /// Events emitted.
+    pub detections: u64,
+    /// Capture callbacks that found the ring full.
+    pub overruns: u64,
+    /// Device frames dropped by overruns.
+    pub dropped_frames: u64,
+    /// Capture stream re-opens.
+    pub reopens: u64,
+}
+
+impl Counters {
+    /// A snapshot.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            samples: self.samples.load(Ordering::Relaxed),
+            frames: self.frames.load(Ordering::Relaxed),
+            detections: self.detections.load(Ordering::Relaxed),
+            overruns: self.overruns.load(Ordering::Relaxed),
+            dropped_frames: self.dropped_frames.load(Ordering::Relaxed),
+            reopens: self.reopens.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Pipeline options.
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineOptions {
+    /// Pace the source in real time (for files); otherwise as fast as possible.
+    pub realtime: bool,
+    /// Blocks in flight between the source and processing threads.
+    pub queue: usize,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            realtime: false,
+            queue: 16,
+        }
+    }
+}
+
+/// A running pipeline.
+pub struct Pipeline {
+    /// Decided events, in order.
+    pub events: Receiver<Event>,
+    /// Live counters.
+    pub counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+    source: Option<JoinHandle<Result<()>>>,
+    process: Option<JoinHandle<Result<()>>>,
+}
+
+impl Pipeline {
+    /// Asks both threads to stop (the stream is finished cleanly: pending
+    /// candidates are still reported).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// A handle that stops the pipeline when set (e.g. from a Ctrl-C handler).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Waits for both threads; returns the counters and the first error.
+    pub fn join(mut self) -> Result<Summary> {
+        let s = join(self.source.take());
+        let p = join(self.process.take());
+        s.and(p)?;
+        Ok(self.counters.summary())
+    }
+}
+
+fn join(h: Option<JoinHandle<Result<()>>>) -> Result<()> {
+    match h.map(JoinHandle::join) {
+        None => Ok(()),
+        Some(Ok(r)) => r,
+        Some(Err(_)) => Err(Error::invalid("a pipeline thread panicked")),
+    }
+}
+
+/// Starts the source and processing threads.
+pub fn spawn(mut source: Box<dyn Source>, mut spotter: Spotter, opts: PipelineOptions) -> Pipeline {
+    let counters = Arc::new(Counters::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (block_tx, block_rx) = bounded::<Vec<f32>>(opts.queue.max(1));
+    let (free_tx, free_rx) = unbounded::<Vec<f32>>();
+    for _ in 0..opts.queue.max(1) + 2 {
+        let _ = free_tx.send(Vec::with_capacity(4096));
+    }
+    let (event_tx, event_rx) = unbounded::<Event>();
+
+    let src = {
+        let counters = counters.clone();
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("wordspot-source".into())
+            .spawn(move || read_source(&mut *source, &block_tx, &free_rx, &counters, &stop))
+            .expect("spawn source thread")
+    };
+    let proc = {
+        let counters = counters.clone();
+        std::thread::Builder::new()
+            .name("wordspot-process".into())
+            .spawn(move || process(&mut spotter, &block_rx, &free_tx, &event_tx, &counters))
+            .expect("spawn processing thread")
+    };
+    Pipeline {
+        events: event_rx,
+        counters,
+        stop,
+        source: Some(src),
+        process: Some(proc),
+    }
+}
+
+fn read_source(
+    source: &mut dyn Source,
+    tx: &Sender<Vec<f32>>,
+    free: &Receiver<Vec<f32>>,
+    counters: &Counters,
+    stop: &AtomicBool,
+) -> Result<()> {
+    while !stop.load(Ordering::Relaxed) {
+        let mut buf = free
+            .recv_timeout(Duration::from_millis(100))
+            .unwrap_or_default();
+        buf.clear();
+        let n = source.read(&mut buf)?;
+        let st = source.stats();
+        counters.overruns.store(st.overruns, Ordering::Relaxed);
+        counters
+            .dropped_frames
+            .store(st.dropped_frames, Ordering::Relaxed);
+        counters.reopens.store(st.reopens, Ordering::Relaxed);
+        if n == 0 {
+            break;
+        }
+        counters.samples.fetch_add(n as u64, Ordering::Relaxed);
+        if tx.send(buf).is_err() {
+            break; // processing ended (error); its result tells why
+        }
+    }
+    Ok(())
+}
+
+fn process(
+    spotter: &mut Spotter,
+    rx: &Receiver<Vec<f32>>,
+    free: &Sender<Vec<f32>>,
+    events: &Sender<Event>,
+    counters: &Counters,
+) -> Result<()> {
+    let mut sink = |e: Event| {
+        counters.detections.fetch_add(1, Ordering::Relaxed);
+        let _ = events.send(e);
+    };
+    for block in rx.iter() {
+        spotter.push(&block, &mut sink)?;
+        counters.frames.store(spotter.frames(), Ordering::Relaxed);
+        let _ = free.send(block);
+    }
+    spotter.finish(&mut sink)?;
+    counters.frames.store(spotter.frames(), Ordering::Relaxed);
+    Ok(())
+}

@@ -1,1 +1,373 @@
-//! search (in progress).
+//! Corpus search: rank recordings by their best match to an audio query.
+//!
+//! Corpus features are computed once per (file, size, mtime, frontend
+//! settings) and kept in a [`FeatureCache`], so later queries over the same
+//! corpus only run the DTW. Files are processed in parallel (rayon).
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ndarray::Array2;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::audio;
+use crate::dtw::{top_matches, Metric};
+use crate::features::{extract, Features, Frontend, FrontendConfig};
+use crate::normalize::Normalizer;
+use crate::{Error, Result};
+
+/// File extensions treated as audio when walking folders.
+pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "flac", "ogg", "oga", "mp3"];
+
+/// One ranked match.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    /// 1-based rank.
+    pub rank: usize,
+    /// The recording.
+    pub file: PathBuf,
+    /// Match start, seconds.
+    pub start: f64,
+    /// Match end, seconds.
+    pub end: f64,
+    /// Path-length-normalized DTW distance.
+    pub distance: f32,
+}
+
+/// Audio files named by `inputs` (files as given; folders walked recursively,
+/// keeping known audio extensions, sorted). Unreadable folders and missing
+/// paths are returned as errors beside the files that could be listed.
+pub fn collect_files(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Error>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            walk(p, &mut files, &mut errors);
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            errors.push(Error::io(
+                p,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+    }
+    (files, errors)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<Error>) {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => return errors.push(Error::io(dir, e)),
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            walk(&p, files, errors);
+        } else if is_audio(&p) {
+            files.push(p);
+        }
+    }
+}
+
+/// True when the extension is a known audio extension.
+pub fn is_audio(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// On-disk cache of corpus features.
+#[derive(Debug, Clone)]
+pub struct FeatureCache {
+    dir: PathBuf,
+}
+
+const CACHE_MAGIC: &[u8; 8] = b"WSFEAT01";
+
+impl FeatureCache {
+    /// A cache rooted at `dir` (created on first write).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        FeatureCache { dir: dir.into() }
+    }
+
+    /// The default location: `$WORDSPOT_CACHE`, else `$XDG_CACHE_HOME/wordspot`,
+    /// else `~/.cache/wordspot`.
+    pub fn default_dir() -> PathBuf {
+        if let Some(d) = std::env::var_os("WORDSPOT_CACHE") {
+            return d.into();
+        }
+        if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+            return PathBuf::from(d).join("wordspot");
+        }
+        std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".cache").join("wordspot"))
+            .unwrap_or_else(|| std::env::temp_dir().join("wordspot-cache"))
+    }
+
+    /// Cache key of `file` for `frontend`: path, size, mtime and settings.
+    pub fn key(file: &Path, frontend: &FrontendConfig) -> Result<String> {
+        let meta = fs::metadata(file).map_err(|e| Error::io(file, e))?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let abs = fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+        let mut h = blake3::Hasher::new();
+        h.update(abs.to_string_lossy().as_bytes());
+        h.update(&meta.len().to_le_bytes());
+        h.update(&mtime.to_le_bytes());
+        h.update(
+            serde_json::to_string(frontend)
+                .expect("config serializes")
+                .as_bytes(),
+        );
+        if let FrontendConfig::Wav2vec2(c) = frontend {
+            // A re-exported model at the same path must not reuse old features.
+            if let Ok(m) = fs::metadata(&c.model) {
+                h.update(&m.len().to_le_bytes());
+                if let Ok(t) = m.modified() {
+                    h.update(format!("{t:?}").as_bytes());
+                }
+            }
+        }
+        Ok(h.finalize().to_hex()[..32].to_string())
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(&key[..2]).join(format!("{key}.feat"))
+    }
+
+    /// Cached features for `key`, if present and intact.
+    pub fn get(&self, key: &str) -> Option<Features> {
+        let mut f = fs::File::open(self.path(key)).ok()?;
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).ok()?;
+        decode_features(&bytes)
+    }
+
+    /// Stores features under `key` (atomically; failures are ignored: the
+    /// cache is an optimisation).
+    pub fn put(&self, key: &str, f: &Features) {
+        let path = self.path(key);
+        let Some(dir) = path.parent() else { return };
+        if fs::create_dir_all(dir).is_err() {
+            return;
+        }
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let ok = fs::File::create(&tmp)
+            .and_then(|mut w| w.write_all(&encode_features(f)))
+            .is_ok();
+        if ok {
+            let _ = fs::rename(&tmp, &path);
+        } else {
+            let _ = fs::remove_file(&tmp);
+        }
+    }
+}
+
+fn encode_features(f: &Features) -> Vec<u8> {
+    let mut out = Vec::with_capacity(40 + f.data.len() * 4);
+    out.extend_from_slice(CACHE_MAGIC);
+    for v in [f.data.nrows(), f.data.ncols(), f.hop, f.window] {
+        out.extend_from_slice(&(v as u64).to_le_bytes());
+    }
+    for x in f.data.iter() {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out
+}
+
+fn decode_features(b: &[u8]) -> Option<Features> {
+    if b.len() < 40 || &b[..8] != CACHE_MAGIC {
+        return None;
+    }
+    let u = |i: usize| u64::from_le_bytes(b[8 + 8 * i..16 + 8 * i].try_into().unwrap()) as usize;
+    let (rows, cols, hop, window) = (u(0), u(1), u(2), u(3));
+    let body = &b[40..];
+    if rows.checked_mul(cols)?.checked_mul(4)? != body.len() || hop == 0 {
+        return None;
+    }
+    let data: Vec<f32> = body
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    Some(Features {
+        data: Array2::from_shape_vec((rows, cols), data).ok()?,
+        hop,
+        window,
+    })
+}
+
+/// Computes (or fetches from the cache) the features of one file.
+pub fn file_features(
+    path: &Path,
+    frontend: &mut dyn Frontend,
+    cache: Option<&FeatureCache>,
+) -> Result<Features> {
+    let cfg = frontend.config();
+    let key = match cache {
+        Some(_) => Some(FeatureCache::key(path, &cfg)?),
+        None => None,
+    };
+    if let (Some(c), Some(k)) = (cache, &key) {
+        if let Some(f) = c.get(k) {
+            return Ok(f);
+        }
+    }
+    let samples = audio::read_file(path)?;
+    let f = extract(frontend, &samples, path)?;
+    if let (Some(c), Some(k)) = (cache, &key) {
+        c.put(k, &f);
+    }
+    Ok(f)
+}
+
+/// Search settings.
+#[derive(Debug, Clone)]
+pub struct SearchOptions {
+    /// Frame distance.
+    pub metric: Metric,
+    /// Non-overlapping matches to report per file.
+    pub per_file: usize,
+    /// Feature cache (None: always recompute).
+    pub cache: Option<FeatureCache>,
+}
+
+/// Outcome of a search: ranked hits and the files that could not be searched.
+#[derive(Debug)]
+pub struct SearchResult {
+    /// Hits, best first, ranks 1..n.
+    pub hits: Vec<Hit>,
+    /// Files skipped and why.
+    pub skipped: Vec<Error>,
+}
+
+/// Ranks `files` by their best match to `query` (normalized features).
+/// `progress` is called once per finished file (from worker threads).
+pub fn search(
+    query: &Features,
+    files: &[PathBuf],
+    frontend: &FrontendConfig,
+    normalizer: &Normalizer,
+    opts: &SearchOptions,
+    progress: &(dyn Fn() + Sync),
+) -> Result<SearchResult> {
+    if query.is_empty() {
+        return Err(Error::invalid("the query has no frames"));
+    }
+    // A small pool of frontends: models can be expensive to load.
+    let pool: Mutex<Vec<Box<dyn Frontend>>> = Mutex::new(Vec::new());
+    let results: Vec<Result<Vec<Hit>>> = files
+        .par_iter()
+        .map(|path| {
+            let fe = pool.lock().expect("pool").pop();
+            let mut fe = match fe {
+                Some(f) => f,
+                None => frontend.build()?,
+            };
+            let r = search_one(query, path, &mut *fe, normalizer, opts);
+            pool.lock().expect("pool").push(fe);
+            progress();
+            r
+        })
+        .collect();
+    let mut hits = Vec::new();
+    let mut skipped = Vec::new();
+    for r in results {
+        match r {
+            Ok(h) => hits.extend(h),
+            Err(e) => skipped.push(e),
+        }
+    }
+    hits.sort_by(|a, b| {
+        a.distance
+            .total_cmp(&b.distance)
+            .then_with(|| a.file.cmp(&b.file))
+    });
+    for (i, h) in hits.iter_mut().enumerate() {
+        h.rank = i + 1;
+    }
+    Ok(SearchResult { hits, skipped })
+}
+
+fn search_one(
+    query: &Features,
+    path: &Path,
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+    opts: &SearchOptions,
+) -> Result<Vec<Hit>> {
+    let f = file_features(path, frontend, opts.cache.as_ref())?;
+    let f = normalizer.apply_features(&f);
+    if f.dim() != query.dim() {
+        return Err(Error::invalid(format!(
+            "{}: {}-dimensional features, the query has {}",
+            path.display(),
+            f.dim(),
+            query.dim()
+        )));
+    }
+    let ms = top_matches(
+        query.data.view(),
+        f.data.view(),
+        opts.metric,
+        opts.per_file.max(1),
+    );
+    if ms.is_empty() {
+        return Err(Error::audio(
+            path,
+            format!(
+                "shorter than half the query ({:.2} s vs {:.2} s): no match possible",
+                f.frame_end(f.len().saturating_sub(1)),
+                query.frame_end(query.len() - 1)
+            ),
+        ));
+    }
+    Ok(ms
+        .into_iter()
+        .map(|m| Hit {
+            rank: 0,
+            file: path.to_path_buf(),
+            start: f.frame_start(m.start),
+            end: f.frame_end(m.end),
+            distance: m.distance,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_roundtrip_and_corruption() {
+        let f = Features {
+            data: Array2::from_shape_fn((3, 2), |(i, j)| (i * 2 + j) as f32),
+            hop: 160,
+            window: 400,
+        };
+        let b = encode_features(&f);
+        assert_eq!(decode_features(&b).unwrap(), f);
+        assert!(decode_features(&b[..b.len() - 1]).is_none());
+        assert!(decode_features(b"garbage").is_none());
+    }
+
+    #[test]
+    fn collects_audio_recursively_and_reports_missing() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("a/b")).unwrap();
+        for f in ["x.wav", "a/y.FLAC", "a/b/z.mp3", "a/notes.txt"] {
+            fs::write(d.path().join(f), b"").unwrap();
+        }
+        let (files, errs) = collect_files(&[d.path().to_path_buf(), d.path().join("missing.wav")]);
+        assert_eq!(files.len(), 3);
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].to_string().contains("missing.wav"));
+    }
+}

@@ -1,1 +1,441 @@
-//! templates (in progress).
+//! Enrollment and the on-disk template store.
+//!
+//! A store is a folder with one sub-folder per keyword:
+//!
+//! ```text
+//! templates/
+//!   hello/
+//!     manifest.json     keyword, frontend settings, threshold, per-take stats
+//!     1.wav 2.wav ...   the trimmed takes (16 kHz mono)
+//! ```
+//!
+//! The audio is kept so templates can be re-featurized with another frontend;
+//! the manifest's threshold only applies to the frontend it was estimated with.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::audio;
+use crate::dtw::{best_match, Metric};
+use crate::features::{extract, Features, Frontend, FrontendConfig};
+use crate::normalize::Normalizer;
+use crate::{Error, Result, SAMPLE_RATE};
+
+/// Name of the manifest file inside a keyword folder.
+pub const MANIFEST: &str = "manifest.json";
+
+/// One stored take.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Take {
+    /// File name inside the keyword folder.
+    pub file: String,
+    /// Duration after trimming, in seconds.
+    pub duration_s: f64,
+    /// Where the take came from (a file, `file@start-end`, or `mic`).
+    pub source: String,
+    /// Distance to the closest other take (leave-one-out), if there are others.
+    pub loo_distance: Option<f32>,
+}
+
+/// The manifest of one keyword folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The keyword.
+    pub keyword: String,
+    /// Frontend the threshold was estimated with.
+    pub frontend: FrontendConfig,
+    /// Normalizer spec in use at enrollment (`none`, `standardize`...).
+    #[serde(default = "none_spec")]
+    pub normalize: String,
+    /// Frame distance.
+    pub metric: Metric,
+    /// Detection threshold on the normalized DTW distance.
+    pub threshold: f32,
+    /// How the threshold was obtained (`leave-one-out`, `default`, `calibrated`, `manual`).
+    pub threshold_source: String,
+    /// The takes.
+    pub takes: Vec<Take>,
+    /// Free-form score statistics (filled by calibration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<serde_json::Value>,
+}
+
+fn none_spec() -> String {
+    "none".into()
+}
+
+/// A loaded keyword: its manifest and the features of its takes.
+#[derive(Debug, Clone)]
+pub struct Keyword {
+    /// Folder of the keyword.
+    pub dir: PathBuf,
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// `(template id, features)` per take; ids look like `"hello/2.wav"`.
+    pub templates: Vec<(String, Features)>,
+}
+
+impl Keyword {
+    /// Threshold to use with `frontend`: the manifest's when it was estimated
+    /// with the same frontend and normalizer, else `None`.
+    pub fn threshold_for(&self, frontend: &FrontendConfig, normalize: &str) -> Option<f32> {
+        (&self.manifest.frontend == frontend && self.manifest.normalize == normalize)
+            .then_some(self.manifest.threshold)
+    }
+}
+
+/// Default thresholds (normalized cosine DTW distance) when nothing better is known.
+pub fn default_threshold(frontend: &FrontendConfig) -> f32 {
+    match frontend {
+        FrontendConfig::Mfcc(_) => 0.25,
+        FrontendConfig::Wav2vec2(_) => 0.35,
+    }
+}
+
+/// Padding kept around the voiced part when trimming: 50 ms.
+pub const TRIM_PAD: usize = 800;
+
+/// Energy-based voice activity detection: the `[start, end)` sample range
+/// from the first to the last voiced 10 ms frame (no padding), or `None` when
+/// nothing stands out from the noise floor.
+pub fn voiced_span(samples: &[f32]) -> Option<(usize, usize)> {
+    const FRAME: usize = 160;
+    let energies: Vec<f32> = samples
+        .chunks(FRAME)
+        .map(|c| 10.0 * (c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32 + 1e-10).log10())
+        .collect();
+    if energies.is_empty() {
+        return None;
+    }
+    let mut sorted = energies.clone();
+    sorted.sort_by(f32::total_cmp);
+    let floor = sorted[sorted.len() / 10];
+    let peak = sorted[sorted.len() - 1];
+    // Voiced: well above the noise floor and within 40 dB of the peak.
+    let thr = (floor + 10.0).max(peak - 40.0);
+    if peak < -60.0 || peak - floor < 10.0 {
+        return None;
+    }
+    let first = energies.iter().position(|&e| e > thr)?;
+    let last = energies.iter().rposition(|&e| e > thr)?;
+    Some((first * FRAME, ((last + 1) * FRAME).min(samples.len())))
+}
+
+/// [`voiced_span`] widened by [`TRIM_PAD`] on each side (within the signal).
+pub fn voiced_range(samples: &[f32]) -> Option<(usize, usize)> {
+    let (a, b) = voiced_span(samples)?;
+    Some((
+        a.saturating_sub(TRIM_PAD),
+        (b + TRIM_PAD).min(samples.len()),
+    ))
+}
+
+/// Trims leading and trailing silence; `what` names the audio in errors.
+pub fn trim_silence<'a>(samples: &'a [f32], what: &str) -> Result<&'a [f32]> {
+    match voiced_range(samples) {
+        Some((a, b)) => Ok(&samples[a..b]),
+        None => Err(Error::audio(what, "no speech found (silent or too quiet)")),
+    }
+}
+
+/// Validates a keyword name: non-empty, usable as a folder name.
+pub fn check_keyword(name: &str) -> Result<()> {
+    let ok =
+        !name.trim().is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0']);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "invalid keyword name '{name}': it must be non-empty and usable as a folder name"
+        )))
+    }
+}
+
+/// Audio of one take to enroll, already 16 kHz mono.
+#[derive(Debug, Clone)]
+pub struct TakeAudio {
+    /// Samples (16 kHz mono).
+    pub samples: Vec<f32>,
+    /// Where it came from (for the manifest and error messages).
+    pub source: String,
+}
+
+/// Enrollment settings.
+pub struct Enrollment<'a> {
+    /// Frontend used to estimate the threshold.
+    pub frontend: &'a mut dyn Frontend,
+    /// Normalizer applied before scoring.
+    pub normalizer: &'a Normalizer,
+    /// Its spec, recorded in the manifest.
+    pub normalize_spec: &'a str,
+    /// Frame distance.
+    pub metric: Metric,
+    /// Trim silence from each take.
+    pub trim: bool,
+    /// Explicit threshold (else estimated).
+    pub threshold: Option<f32>,
+}
+
+/// Stores `takes` as keyword `name` under `out` (appending to existing takes)
+/// and writes the manifest. Returns the manifest.
+pub fn enroll(
+    out: &Path,
+    name: &str,
+    takes: &[TakeAudio],
+    opts: Enrollment<'_>,
+) -> Result<Manifest> {
+    check_keyword(name)?;
+    if takes.is_empty() {
+        return Err(Error::invalid("no audio given to enroll"));
+    }
+    let dir = out.join(name);
+    fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let mut manifest = match read_manifest(&dir) {
+        Ok(m) => m,
+        Err(_) if !dir.join(MANIFEST).exists() => Manifest {
+            keyword: name.to_string(),
+            frontend: opts.frontend.config(),
+            normalize: opts.normalize_spec.to_string(),
+            metric: opts.metric,
+            threshold: 0.0,
+            threshold_source: String::new(),
+            takes: Vec::new(),
+            calibration: None,
+        },
+        Err(e) => return Err(e),
+    };
+    let mut next = manifest.takes.len() + 1;
+    for t in takes {
+        let samples = if opts.trim {
+            trim_silence(&t.samples, &t.source)?
+        } else {
+            &t.samples[..]
+        };
+        if samples.is_empty() {
+            return Err(Error::audio(&t.source, "empty take"));
+        }
+        let file = loop {
+            let f = format!("{next}.wav");
+            next += 1;
+            if !dir.join(&f).exists() {
+                break f;
+            }
+        };
+        audio::write_wav(&dir.join(&file), samples)?;
+        manifest.takes.push(Take {
+            file,
+            duration_s: samples.len() as f64 / SAMPLE_RATE as f64,
+            source: t.source.clone(),
+            loo_distance: None,
+        });
+    }
+    manifest.frontend = opts.frontend.config();
+    manifest.normalize = opts.normalize_spec.to_string();
+    manifest.metric = opts.metric;
+    // Leave-one-out distances among all takes, with the enrollment frontend.
+    let feats = featurize_takes(&dir, &manifest, opts.frontend, opts.normalizer)?;
+    let loo = leave_one_out(&feats, opts.metric);
+    for (t, d) in manifest.takes.iter_mut().zip(&loo) {
+        t.loo_distance = *d;
+    }
+    let (threshold, source) = match opts.threshold {
+        Some(t) => (t, "manual"),
+        None => match estimate_threshold(&loo) {
+            Some(t) => (t, "leave-one-out"),
+            None => (default_threshold(&manifest.frontend), "default"),
+        },
+    };
+    manifest.threshold = threshold;
+    manifest.threshold_source = source.into();
+    write_manifest(&dir, &manifest)?;
+    Ok(manifest)
+}
+
+/// Distance from each take to its closest other take (`None` with one take).
+pub fn leave_one_out(feats: &[Features], metric: Metric) -> Vec<Option<f32>> {
+    (0..feats.len())
+        .map(|i| {
+            (0..feats.len())
+                .filter(|&j| j != i)
+                .filter_map(|j| pair_distance(&feats[i], &feats[j], metric))
+                .min_by(f32::total_cmp)
+        })
+        .collect()
+}
+
+/// DTW distance between two isolated takes (the shorter one searched in the longer).
+pub fn pair_distance(a: &Features, b: &Features, metric: Metric) -> Option<f32> {
+    let (q, t) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    best_match(q.data.view(), t.data.view(), metric).map(|m| m.distance)
+}
+
+/// Threshold from leave-one-out distances: a margin above the worst take-to-take
+/// distance, so that every enrolled take would have been detected by the others.
+pub fn estimate_threshold(loo: &[Option<f32>]) -> Option<f32> {
+    let d: Vec<f32> = loo.iter().flatten().copied().collect();
+    if d.is_empty() {
+        return None;
+    }
+    let max = d.iter().copied().fold(f32::MIN, f32::max);
+    let mean = d.iter().sum::<f32>() / d.len() as f32;
+    let var = d.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / d.len() as f32;
+    Some(max.max(mean + 2.0 * var.sqrt()) * 1.1)
+}
+
+fn featurize_takes(
+    dir: &Path,
+    manifest: &Manifest,
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+) -> Result<Vec<Features>> {
+    manifest
+        .takes
+        .iter()
+        .map(|t| {
+            let path = dir.join(&t.file);
+            let samples = audio::read_file(&path)?;
+            let f = extract(frontend, &samples, &path)?;
+            Ok(normalizer.apply_features(&f))
+        })
+        .collect()
+}
+
+/// Reads a keyword folder's manifest.
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(MANIFEST);
+    let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let m: Manifest =
+        serde_json::from_str(&text).map_err(|e| Error::format(&path, e.to_string()))?;
+    check_keyword(&m.keyword).map_err(|e| Error::format(&path, e.to_string()))?;
+    if m.takes.is_empty() {
+        return Err(Error::format(&path, "manifest lists no takes"));
+    }
+    if !m.threshold.is_finite() || m.threshold <= 0.0 {
+        return Err(Error::format(
+            &path,
+            format!("invalid threshold {}", m.threshold),
+        ));
+    }
+    Ok(m)
+}
+
+/// Writes a keyword folder's manifest (atomically: temp file + rename).
+pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
+    let path = dir.join(MANIFEST);
+    let tmp = dir.join(".manifest.json.tmp");
+    let text = serde_json::to_string_pretty(m).expect("manifest serializes");
+    fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+}
+
+/// Keyword folders under `dir`: `dir` itself when it holds a manifest, else its
+/// sub-folders that do (sorted by name).
+pub fn keyword_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Err(Error::format(dir, "template folder not found"));
+    }
+    if dir.join(MANIFEST).is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let p = e.map_err(|e| Error::io(dir, e))?.path();
+        if p.join(MANIFEST).is_file() {
+            out.push(p);
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        return Err(Error::format(
+            dir,
+            "no keyword here (expected KEYWORD/manifest.json; create one with `wordspot enroll`)",
+        ));
+    }
+    Ok(out)
+}
+
+/// Loads every keyword under `dir` and featurizes its takes with `frontend`.
+pub fn load(
+    dir: &Path,
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+) -> Result<Vec<Keyword>> {
+    keyword_dirs(dir)?
+        .into_iter()
+        .map(|d| {
+            let manifest = read_manifest(&d)?;
+            let feats = featurize_takes(&d, &manifest, frontend, normalizer)?;
+            let templates = manifest
+                .takes
+                .iter()
+                .zip(feats)
+                .map(|(t, f)| (format!("{}/{}", manifest.keyword, t.file), f))
+                .collect();
+            Ok(Keyword {
+                dir: d,
+                manifest,
+                templates,
+            })
+        })
+        .collect()
+}
+
+/// Features as a plain matrix (helper for callers building detectors).
+pub fn matrix(f: &Features) -> &Array2<f32> {
+    &f.data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_silence_around_a_tone() {
+        let mut x = vec![0.0f32; 16000];
+        for (i, s) in x[6000..9000].iter_mut().enumerate() {
+            *s = 0.5 * (i as f32 * 0.1).sin();
+        }
+        // A little noise so the floor is not -100 dB.
+        for (i, s) in x.iter_mut().enumerate() {
+            *s += 1e-4 * ((i * 7919 % 101) as f32 / 101.0 - 0.5);
+        }
+        let (a, b) = voiced_range(&x).unwrap();
+        assert!((5000..=6000).contains(&a), "{a}");
+        assert!((9000..=9960).contains(&b), "{b}");
+        let (a, b) = voiced_span(&x).unwrap();
+        assert!((5840..=6000).contains(&a), "{a}");
+        assert!((9000..=9160).contains(&b), "{b}");
+        assert!(voiced_range(&vec![0.0; 16000]).is_none());
+        assert!(trim_silence(&[], "x.wav").is_err());
+    }
+
+    #[test]
+    fn keyword_names_are_checked() {
+        assert!(check_keyword("hello").is_ok());
+        for bad in ["", "  ", "a/b", "..", "."] {
+            assert!(check_keyword(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn threshold_estimate_covers_every_take() {
+        let loo = [Some(0.1), Some(0.2), Some(0.15), None];
+        let t = estimate_threshold(&loo).unwrap();
+        assert!(t > 0.2);
+        assert!(estimate_threshold(&[None]).is_none());
+    }
+
+    #[test]
+    fn missing_store_is_a_clear_error() {
+        let e = keyword_dirs(Path::new("/nonexistent/templates")).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/templates"));
+        let tmp = std::env::temp_dir().join(format!("ws-empty-{}", std::process::id()));
+        fs::create_dir_all(&tmp).unwrap();
+        let e = keyword_dirs(&tmp).unwrap_err().to_string();
+        assert!(e.contains("no keyword"), "{e}");
+        fs::remove_dir_all(&tmp).ok();
+    }
+}

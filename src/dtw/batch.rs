@@ -1,6 +1,6 @@
 //! Batch subsequence DTW over whole feature matrices (corpus search).
 //!
-//! The local distances are computed as one matrix product, then the shared
+//! The local distances are computed (one matrix product for cosine), then the shared
 //! recursion ([`super::step`]) runs column by column.
 
 use ndarray::{Array2, ArrayView2, Axis};
@@ -9,6 +9,7 @@ use super::{step, Column, Match, Metric};
 
 /// Local distance matrix, target frames × query frames: row `j` holds
 /// `d(i, j)` for every query frame `i`. Inputs need not be prepared.
+/// The result is in standard (row-major) layout.
 pub fn distance_matrix(
     query: ArrayView2<f32>,
     target: ArrayView2<f32>,
@@ -21,20 +22,31 @@ pub fn distance_matrix(
     );
     let q = prepared(query, metric);
     let t = prepared(target, metric);
-    let mut g = t.dot(&q.t());
     match metric {
-        Metric::Cosine => g.mapv_inplace(|x| (1.0 - x).clamp(0.0, 2.0)),
+        Metric::Cosine => {
+            // The matrix product may pick a column-major result (e.g. for
+            // 1-wide inputs); the recursion reads rows as slices.
+            let mut g = t.dot(&q.t());
+            if !g.is_standard_layout() {
+                g = g.as_standard_layout().into_owned();
+            }
+            g.mapv_inplace(|x| (1.0 - x).clamp(0.0, 2.0));
+            g
+        }
+        // Direct differences, not |t|² + |q|² - 2 t·q: the expansion cancels
+        // near zero and its square root turns rounding into distances of
+        // ~1e-3 between identical frames.
         Metric::Euclidean => {
-            let qn: Vec<f32> = q.rows().into_iter().map(|r| r.dot(&r)).collect();
-            for (row, tr) in g.rows_mut().into_iter().zip(t.rows()) {
-                let tn = tr.dot(&tr);
-                for (x, &qq) in row.into_iter().zip(&qn) {
-                    *x = (tn + qq - 2.0 * *x).max(0.0).sqrt();
+            let mut g = Array2::zeros((t.nrows(), q.nrows()));
+            for (mut row, tr) in g.rows_mut().into_iter().zip(t.rows()) {
+                let tr = tr.as_slice().expect("standard layout");
+                for (x, qr) in row.iter_mut().zip(q.rows()) {
+                    *x = metric.distance(qr.as_slice().expect("standard layout"), tr);
                 }
             }
+            g
         }
     }
-    g
 }
 
 fn prepared(x: ArrayView2<f32>, metric: Metric) -> Array2<f32> {
@@ -164,6 +176,26 @@ mod tests {
             for b in a + 1..ms.len() {
                 assert!(ms[a].end < ms[b].start || ms[b].end < ms[a].start);
             }
+        }
+    }
+
+    #[test]
+    fn euclidean_self_distance_is_exactly_zero() {
+        let q = seq(30, 24, 4);
+        let g = distance_matrix(q.view(), q.view(), Metric::Euclidean);
+        for i in 0..30 {
+            assert_eq!(g[[i, i]], 0.0);
+        }
+    }
+
+    #[test]
+    fn any_shape_is_row_major() {
+        // Shapes for which the matrix product returns a column-major array.
+        for (m, n, d) in [(2, 2, 1), (1, 5, 3), (5, 1, 3), (3, 4, 1)] {
+            let q = seq(m, d, 11);
+            let t = seq(n, d, 12);
+            assert!(distance_matrix(q.view(), t.view(), Metric::Cosine).is_standard_layout());
+            assert_eq!(subsequence(q.view(), t.view(), Metric::Cosine).len(), n);
         }
     }
 

@@ -532,6 +532,7 @@ mod tests {
         let fe = FrontendConfig::Mfcc(MfccConfig {
             n_coeffs: 4,
             deltas: false,
+            ..MfccConfig::default()
         });
         let s = acc.fit(&fe, 2).unwrap();
         assert_eq!(s.components.len(), 2);

@@ -74,3 +74,51 @@ impl FrontendArgs {
         Ok((fe, norm))
     }
 }
+
+/// Machine or human output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON object per line.
+    Jsonl,
+    /// Tab-separated values with a header line.
+    Tsv,
+}
+
+/// Parses a time in seconds (`1.5`) or `MM:SS.s`.
+pub fn parse_time(s: &str) -> std::result::Result<f64, String> {
+    let v = match s.split_once(':') {
+        Some((m, sec)) => {
+            let m: f64 = m.parse().map_err(|_| format!("bad time '{s}'"))?;
+            let sec: f64 = sec.parse().map_err(|_| format!("bad time '{s}'"))?;
+            m * 60.0 + sec
+        }
+        None => s
+            .parse()
+            .map_err(|_| format!("bad time '{s}' (seconds expected)"))?,
+    };
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "bad time '{s}': must be a non-negative number of seconds"
+        ))
+    }
+}
+
+/// Reads `[start, end)` seconds of a file as 16 kHz mono, or all of it.
+pub fn read_audio(
+    path: &std::path::Path,
+    start: Option<f64>,
+    end: Option<f64>,
+) -> Result<Vec<f32>> {
+    if start.is_none() && end.is_none() {
+        return Ok(wordspot::audio::read_file(path)?);
+    }
+    Ok(wordspot::audio::read_segment(
+        path,
+        start.unwrap_or(0.0),
+        end.unwrap_or(f64::INFINITY),
+    )?)
+}

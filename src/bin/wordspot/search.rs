@@ -1,0 +1,127 @@
+//! `wordspot search`: rank recordings by their best match to an audio query.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use wordspot::features::extract;
+use wordspot::search::{collect_files, search, FeatureCache, SearchOptions};
+use wordspot::templates::trim_silence;
+
+use crate::common::{parse_time, read_audio, Format, FrontendArgs};
+
+/// Options of `wordspot search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The spoken query (a word, or a longer file with --start/--end).
+    #[arg(long, value_name = "AUDIO")]
+    pub query: PathBuf,
+    /// Start of the query inside the file (seconds or MM:SS.s).
+    #[arg(long, value_parser = parse_time)]
+    pub start: Option<f64>,
+    /// End of the query inside the file.
+    #[arg(long, value_parser = parse_time)]
+    pub end: Option<f64>,
+    /// Keep the query's leading/trailing silence.
+    #[arg(long)]
+    pub no_trim: bool,
+    /// Recordings or folders (searched recursively).
+    #[arg(required = true, value_name = "CORPUS")]
+    pub corpus: Vec<PathBuf>,
+    /// How many results to print.
+    #[arg(long, default_value_t = 10)]
+    pub top_k: usize,
+    /// Non-overlapping matches considered per recording.
+    #[arg(long, default_value_t = 1)]
+    pub per_file: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Feature cache folder (default: ~/.cache/wordspot or $WORDSPOT_CACHE).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Do not read or write the feature cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    #[command(flatten)]
+    pub fe: FrontendArgs,
+}
+
+/// Runs `wordspot search`.
+pub fn run(a: SearchArgs) -> Result<()> {
+    let (mut fe, norm) = a.fe.build()?;
+    let cfg = fe.config();
+    let samples = read_audio(&a.query, a.start, a.end)?;
+    let what = a.query.display().to_string();
+    let samples = if a.no_trim {
+        &samples[..]
+    } else {
+        trim_silence(&samples, &what)?
+    };
+    let query = norm.apply_features(&extract(&mut *fe, samples, &a.query)?);
+
+    let (files, errors) = collect_files(&a.corpus);
+    for e in &errors {
+        eprintln!("warning: skipped {e}");
+    }
+    if files.is_empty() {
+        bail!(
+            "no audio file found in the corpus ({} path(s) given)",
+            a.corpus.len()
+        );
+    }
+    let bar = if std::io::stderr().is_terminal() {
+        let b = ProgressBar::new(files.len() as u64);
+        b.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed_precise} eta {eta}")
+                .expect("static template"),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let opts = SearchOptions {
+        metric: a.fe.metric,
+        per_file: a.per_file,
+        cache: (!a.no_cache)
+            .then(|| FeatureCache::new(a.cache.clone().unwrap_or_else(FeatureCache::default_dir))),
+    };
+    let res = search(&query, &files, &cfg, &norm, &opts, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    for e in &res.skipped {
+        eprintln!("warning: skipped {e}");
+    }
+    if res.hits.is_empty() {
+        bail!("none of the {} file(s) could be searched", files.len());
+    }
+    let mut out = std::io::stdout().lock();
+    if a.format == Format::Tsv {
+        writeln!(out, "rank\tfile\tstart\tend\tdistance")?;
+    }
+    for h in res.hits.iter().take(a.top_k) {
+        match a.format {
+            Format::Jsonl => writeln!(out, "{}", serde_json::to_string(h)?)?,
+            Format::Tsv => writeln!(
+                out,
+                "{}\t{}\t{:.3}\t{:.3}\t{:.4}",
+                h.rank,
+                h.file.display(),
+                h.start,
+                h.end,
+                h.distance
+            )?,
+            Format::Table => writeln!(
+                out,
+                "{:>4}  {:.4}  {:>8.2}-{:<8.2}  {}",
+                h.rank,
+                h.distance,
+                h.start,
+                h.end,
+                h.file.display()
+            )?,
+        }
+    }
+    Ok(())
+}
