@@ -130,6 +130,47 @@ fn check_layer(recs: &[Array2<f32>]) -> Result<usize> {
     Ok(dim)
 }
 
+/// Seed offset of the frame sample used for IsoScore and fitted normalizers.
+const SAMPLE_SEED: u64 = 0x5EED;
+
+/// Mean, variance and covariance of a seeded sample of at most
+/// `cfg.sample_frames` frames of the layer.
+fn sample_stats(
+    recs: &[Array2<f32>],
+    dim: usize,
+    cfg: &AnalysisConfig,
+) -> Result<StatsAccumulator> {
+    let lens: Vec<usize> = recs.iter().map(|r| r.nrows()).collect();
+    let sample = gather(
+        recs,
+        &sample_positions(&lens, cfg.sample_frames, cfg.seed ^ SAMPLE_SEED),
+    );
+    let mut acc = StatsAccumulator::with_covariance(dim);
+    acc.push_array(sample.view())?;
+    Ok(acc)
+}
+
+fn normalizers_from(
+    acc: &mut StatsAccumulator,
+    specs: &[NormSpec],
+    frontend: &FrontendConfig,
+) -> Result<Vec<Normalizer>> {
+    let dim = acc.dim();
+    if specs.iter().all(|s| !s.needs_stats()) {
+        return Ok(specs.iter().map(|_| Normalizer::identity(dim)).collect());
+    }
+    let components = specs
+        .iter()
+        .map(|s| s.components_needed())
+        .max()
+        .unwrap_or(0);
+    let stats = acc.fit(frontend, components)?;
+    specs
+        .iter()
+        .map(|&s| Normalizer::from_stats(s, &stats))
+        .collect()
+}
+
 /// Fits the normalizers named by `specs` on a seeded sample (at most
 /// `cfg.sample_frames` frames) of the layer's own frames.
 pub fn fit_normalizers(
@@ -139,34 +180,15 @@ pub fn fit_normalizers(
     cfg: &AnalysisConfig,
 ) -> Result<Vec<Normalizer>> {
     let dim = check_layer(recs)?;
-    if specs.iter().all(|s| !s.needs_stats()) {
-        return Ok(specs.iter().map(|_| Normalizer::identity(dim)).collect());
-    }
-    let lens: Vec<usize> = recs.iter().map(|r| r.nrows()).collect();
-    let sample = gather(
-        recs,
-        &sample_positions(&lens, cfg.sample_frames, cfg.seed ^ 0x5EED),
-    );
-    let components = specs
-        .iter()
-        .map(|s| s.components_needed())
-        .max()
-        .unwrap_or(0);
-    let mut acc = if components > 0 {
-        StatsAccumulator::with_covariance(dim)
-    } else {
-        StatsAccumulator::new(dim)
-    };
-    acc.push_array(sample.view())?;
-    let stats = acc.fit(frontend, components)?;
-    specs
-        .iter()
-        .map(|&s| Normalizer::from_stats(s, &stats))
-        .collect()
+    let mut acc = sample_stats(recs, dim, cfg)?;
+    normalizers_from(&mut acc, specs, frontend)
 }
 
 /// Measures one layer (`recs`: its features per recording) under each normalizer.
-/// The same frame pairs and the same IsoScore sample are used for every normalizer.
+/// The same frame pairs and the same IsoScore sample are used for every
+/// normalizer; the IsoScore of a normalizer comes from the sample covariance
+/// mapped through it (exact for these affine maps), so it costs one
+/// covariance per layer.
 pub fn analyze_layer(
     layer: usize,
     recs: &[Array2<f32>],
@@ -174,10 +196,25 @@ pub fn analyze_layer(
     cfg: &AnalysisConfig,
 ) -> Result<Vec<LayerReport>> {
     let dim = check_layer(recs)?;
+    let mut acc = sample_stats(recs, dim, cfg)?;
+    measure(layer, recs, dim, normalizers, &mut acc, cfg)
+}
+
+fn measure(
+    layer: usize,
+    recs: &[Array2<f32>],
+    dim: usize,
+    normalizers: &[Normalizer],
+    acc: &mut StatsAccumulator,
+    cfg: &AnalysisConfig,
+) -> Result<Vec<LayerReport>> {
     let lens: Vec<usize> = recs.iter().map(|r| r.nrows()).collect();
     let frames: usize = lens.iter().sum();
     let pairs = PairSample::draw(&lens, cfg.pairs, cfg.seed);
-    let sample = sample_positions(&lens, cfg.sample_frames, cfg.seed ^ 0x150);
+    let cov = acc
+        .covariance()
+        .ok_or_else(|| Error::invalid("internal: sample statistics without covariance"))?;
+    let sampled = acc.count() as usize;
     normalizers
         .iter()
         .map(|n| {
@@ -193,7 +230,11 @@ pub fn analyze_layer(
             } else {
                 Cow::Owned(recs.iter().map(|r| n.apply_array(r.view())).collect())
             };
-            let points = gather(&data, &sample);
+            let iso = if sampled >= 2 {
+                isoscore::isoscore_from_covariance(&n.map_covariance(&cov), n.out_dim())
+            } else {
+                None
+            };
             Ok(LayerReport {
                 layer,
                 normalizer: n.spec().to_string(),
@@ -203,8 +244,8 @@ pub fn analyze_layer(
                 same: anisotropy::summarize(&data, &pairs.same),
                 different: anisotropy::summarize(&data, &pairs.different),
                 rogue: rogue::rogue_table(&data),
-                isoscore: isoscore::isoscore(points.view()),
-                isoscore_frames: points.nrows(),
+                isoscore: iso,
+                isoscore_frames: sampled,
             })
         })
         .collect()
@@ -222,8 +263,10 @@ pub fn analyze_layers(
     let per_layer: Vec<Result<Vec<LayerReport>>> = layers
         .par_iter()
         .map(|(layer, recs)| {
-            let norms = fit_normalizers(recs, specs, frontend, cfg)?;
-            analyze_layer(*layer, recs, &norms, cfg)
+            let dim = check_layer(recs)?;
+            let mut acc = sample_stats(recs, dim, cfg)?;
+            let norms = normalizers_from(&mut acc, specs, frontend)?;
+            measure(*layer, recs, dim, &norms, &mut acc, cfg)
         })
         .collect();
     let mut out = Vec::new();
@@ -451,6 +494,32 @@ mod tests {
         assert_eq!(rep[0].rogue.as_ref().unwrap().dim1, 2);
         assert!(rep[0].isoscore.unwrap() < 0.3, "{:?}", rep[0].isoscore);
         assert!(rep[1].isoscore.unwrap() > 0.9, "{:?}", rep[1].isoscore);
+    }
+
+    #[test]
+    fn mapped_covariance_isoscore_equals_the_direct_one() {
+        let recs = cloud(5, 200, 12, 8.0, 21);
+        let cfg = AnalysisConfig {
+            pairs: 100,
+            seed: 2,
+            sample_frames: 10_000, // every frame
+        };
+        let specs = NormSpec::parse_list("none,standardize,drop:3,pca:2").unwrap();
+        let norms = fit_normalizers(&recs, &specs, &FrontendConfig::default(), &cfg).unwrap();
+        let reports = analyze_layer(0, &recs, &norms, &cfg).unwrap();
+        for (n, r) in norms.iter().zip(&reports) {
+            let all: Vec<Array2<f32>> = recs.iter().map(|x| n.apply_array(x.view())).collect();
+            let views: Vec<_> = all.iter().map(|a| a.view()).collect();
+            let stacked = ndarray::concatenate(ndarray::Axis(0), &views).unwrap();
+            let direct = isoscore::isoscore(stacked.view()).unwrap();
+            let got = r.isoscore.unwrap();
+            assert!(
+                (got - direct).abs() < 1e-4,
+                "{}: {got} vs {direct}",
+                r.normalizer
+            );
+            assert_eq!(r.isoscore_frames, 1000);
+        }
     }
 
     #[test]

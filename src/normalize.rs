@@ -220,6 +220,71 @@ impl Normalizer {
         }
     }
 
+    /// The covariance of mapped frames given the covariance `cov` (`in_dim ×
+    /// in_dim`, row-major) of the input frames: `M C Mᵀ` for this affine map
+    /// (`out_dim × out_dim`). Lets a caller measure every normalizer from one
+    /// covariance instead of one per normalizer.
+    pub fn map_covariance(&self, cov: &[f64]) -> Vec<f64> {
+        let d = self.dim;
+        debug_assert_eq!(cov.len(), d * d);
+        match &self.map {
+            Map::Identity => cov.to_vec(),
+            Map::Standardize { inv_std, .. } => (0..d * d)
+                .map(|ij| cov[ij] * inv_std[ij / d] as f64 * inv_std[ij % d] as f64)
+                .collect(),
+            Map::Select { keep } => keep
+                .iter()
+                .flat_map(|&i| keep.iter().map(move |&j| cov[i * d + j]))
+                .collect(),
+            Map::Project { u, .. } => {
+                // P C P with P = I − Uᵀ U: C − Uᵀ W − Wᵀ U + Uᵀ (W Uᵀ) U, W = U C.
+                let k = u.len() / d;
+                let uk = |a: usize, i: usize| u[a * d + i] as f64;
+                let mut w = vec![0.0f64; k * d];
+                for a in 0..k {
+                    for i in 0..d {
+                        let ua = uk(a, i);
+                        if ua != 0.0 {
+                            for (wj, &c) in w[a * d..(a + 1) * d].iter_mut().zip(&cov[i * d..]) {
+                                *wj += ua * c;
+                            }
+                        }
+                    }
+                }
+                let mut m = vec![0.0f64; k * k];
+                for a in 0..k {
+                    for b in 0..k {
+                        m[a * k + b] = (0..d).map(|j| w[a * d + j] * uk(b, j)).sum();
+                    }
+                }
+                let mut out = cov.to_vec();
+                for i in 0..d {
+                    let row = &mut out[i * d..(i + 1) * d];
+                    for a in 0..k {
+                        let (ua_i, wa_i) = (uk(a, i), w[a * d + i]);
+                        for (j, r) in row.iter_mut().enumerate() {
+                            *r -= ua_i * w[a * d + j] + wa_i * uk(a, j);
+                        }
+                    }
+                    // + Σ_ab u_ai M_ab u_bj
+                    for a in 0..k {
+                        let ua_i = uk(a, i);
+                        if ua_i == 0.0 {
+                            continue;
+                        }
+                        for b in 0..k {
+                            let f = ua_i * m[a * k + b];
+                            for (j, r) in row.iter_mut().enumerate() {
+                                *r += f * uk(b, j);
+                            }
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+
     /// Maps every row of a `frames × in_dim` array.
     pub fn apply_array(&self, data: ArrayView2<f32>) -> Array2<f32> {
         if self.is_identity() {
@@ -460,6 +525,49 @@ mod tests {
         let few = stats_from(&rows, 1);
         let err = Normalizer::from_stats(NormSpec::Pca { k: 2 }, &few).unwrap_err();
         assert!(err.to_string().contains("--components 2"), "{err}");
+    }
+
+    #[test]
+    fn map_covariance_matches_the_covariance_of_mapped_frames() {
+        let rows: Vec<Vec<f32>> = (0..300)
+            .map(|i| {
+                let t = i as f32 * 0.37;
+                vec![
+                    t.sin() * 4.0 + 9.0,
+                    (t * 1.3).cos() + t.sin(),
+                    (t * 0.7).sin() * 2.0,
+                    1.0 + (t * 2.1).cos() * 0.5,
+                ]
+            })
+            .collect();
+        let mut acc = StatsAccumulator::with_covariance(4);
+        for r in &rows {
+            acc.push(r).unwrap();
+        }
+        let cov = acc.covariance().unwrap();
+        let st = acc.fit(&FrontendConfig::default(), 2).unwrap();
+        for spec in [
+            "none",
+            "standardize",
+            "drop:1",
+            "drop:2:mean",
+            "pca:1",
+            "pca:2",
+        ] {
+            let n = Normalizer::from_stats(NormSpec::parse(spec).unwrap(), &st).unwrap();
+            let mut mapped = StatsAccumulator::with_covariance(n.out_dim());
+            let mut out = vec![0.0f32; n.out_dim()];
+            for r in &rows {
+                n.apply(r, &mut out);
+                mapped.push(&out).unwrap();
+            }
+            let want = mapped.covariance().unwrap();
+            let got = n.map_covariance(&cov);
+            assert_eq!(got.len(), want.len(), "{spec}");
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-4 * (1.0 + w.abs()), "{spec}: {g} vs {w}");
+            }
+        }
     }
 
     #[test]

@@ -306,3 +306,80 @@ fn command_errors_name_the_problem() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("zscore"));
     assert!(!out.status.success());
 }
+
+#[cfg(feature = "wav2vec2")]
+#[test]
+fn analyze_every_layer_of_the_tiny_all_layers_model() {
+    let models = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/models"));
+    let model = models.join("tiny-all.onnx");
+    let wav = models.join("input.wav");
+    let (m, w) = (model.to_str().unwrap(), wav.to_str().unwrap());
+    let out = wordspot(&[
+        "analyze",
+        "--frontend",
+        "wav2vec2",
+        "--model",
+        m,
+        "--format",
+        "jsonl",
+        "--pairs",
+        "200",
+        "--normalizers",
+        "none,pca:1",
+        w,
+        w,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // hidden_states 0..=3, two normalizers each.
+    assert_eq!(lines.len(), 8);
+    let layers: Vec<u64> = lines.iter().map(|l| l["layer"].as_u64().unwrap()).collect();
+    assert_eq!(layers, [0, 0, 1, 1, 2, 2, 3, 3]);
+    for l in &lines {
+        assert_eq!(l["dim"], 32);
+        assert_eq!(l["recordings"], 2);
+        assert!(l["isoscore"].as_f64().is_some(), "{l}");
+    }
+    let out = wordspot(&[
+        "analyze",
+        "--frontend",
+        "wav2vec2",
+        "--model",
+        m,
+        "--layers",
+        "2",
+        w,
+        w,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("2 "))
+            .count(),
+        4,
+        "{text}"
+    );
+    let out = wordspot(&[
+        "analyze",
+        "--frontend",
+        "wav2vec2",
+        "--model",
+        m,
+        "--layers",
+        "7",
+        w,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("tiny-all.onnx") && err.contains("out of range"),
+        "{err}"
+    );
+}

@@ -26,6 +26,16 @@ pub fn isoscore_from_moments(trace: f64, frobenius: f64, d: usize) -> Option<f64
     Some(((d * phi - 1.0) / (d - 1.0)).clamp(0.0, 1.0))
 }
 
+/// IsoScore from a `d × d` row-major covariance matrix.
+pub fn isoscore_from_covariance(cov: &[f64], d: usize) -> Option<f64> {
+    if cov.len() != d * d {
+        return None;
+    }
+    let trace: f64 = (0..d).map(|i| cov[i * d + i]).sum();
+    let frob = cov.iter().map(|v| v * v).sum::<f64>().sqrt();
+    isoscore_from_moments(trace, frob, d)
+}
+
 /// IsoScore from explicit covariance eigenvalues (the paper's formulation).
 pub fn isoscore_from_eigenvalues(values: &[f64]) -> Option<f64> {
     let trace: f64 = values.iter().sum();

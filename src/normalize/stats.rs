@@ -207,7 +207,9 @@ impl StatsAccumulator {
         let std = self.std();
         let mean_std = std.iter().sum::<f64>() / self.dim.max(1) as f64;
         let std_floor = (REL_STD_FLOOR * mean_std).max(ABS_STD_FLOOR);
-        let (eigenvalues, comps) = match self.covariance() {
+        // Large covariances are only decomposed when directions are asked for.
+        let decompose = components > 0 || self.dim <= FULL_EIGEN_MAX_DIM;
+        let (eigenvalues, comps) = match self.covariance().filter(|_| decompose) {
             Some(cov) => {
                 let k = components.min(self.dim);
                 // Small matrices: every eigenvalue (cheap). Large ones: only the top k.

@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use ndarray::Array2;
 use wordspot::analysis::{self, plot, AnalysisConfig};
 use wordspot::features::{self, FrontendConfig};
-use wordspot::normalize::{NormSpec, Normalizer, StatsAccumulator};
+use wordspot::normalize::{NormSpec, Normalizer, Stats, StatsAccumulator};
 
 use crate::common::FrontendArgs;
 
@@ -219,10 +219,103 @@ fn parse_layers(list: &str) -> Result<Vec<usize>> {
     Ok(out)
 }
 
+/// Features of every recording for each analyzed layer: `(layer, per recording)`.
+type Layers = Vec<(usize, Vec<Array2<f32>>)>;
+
+/// Extracts the features of `files` for the layers to analyze. A multi-layer
+/// (`--all-layers`) wav2vec2 model gives every layer (or those of `--layers`);
+/// other frontends give their single output.
+fn extract_layers(cfg: &FrontendConfig, files: &[PathBuf], layers: Option<&str>) -> Result<Layers> {
+    #[cfg(feature = "wav2vec2")]
+    if let FrontendConfig::Wav2vec2(c) = cfg {
+        return extract_wav2vec2_layers(c, files, layers);
+    }
+    let mut fe = cfg.build()?;
+    let layer_id = match cfg {
+        FrontendConfig::Wav2vec2(c) => c.layer.unwrap_or(0),
+        _ => 0,
+    };
+    if let Some(list) = layers {
+        if parse_layers(list)? != [layer_id] {
+            bail!(
+                "--layers {list}: {} gives one output (layer {layer_id}); analyzing several layers needs a multi-layer (--all-layers) wav2vec2 model",
+                cfg.name()
+            );
+        }
+    }
+    let mut recs = Vec::new();
+    for path in files {
+        match wordspot::audio::read_file(path)
+            .and_then(|s| features::extract(fe.as_mut(), &s, path))
+        {
+            Ok(f) => recs.push(f.data),
+            Err(e) => eprintln!("warning: skipping {e}"),
+        }
+    }
+    Ok(vec![(layer_id, recs)])
+}
+
+#[cfg(feature = "wav2vec2")]
+fn extract_wav2vec2_layers(
+    c: &wordspot::features::Wav2vec2Config,
+    files: &[PathBuf],
+    layers: Option<&str>,
+) -> Result<Layers> {
+    use ndarray::Axis;
+    use wordspot::features::wav2vec2::Wav2vec2;
+
+    let mut w = Wav2vec2::new(c.clone())?;
+    let side = w.model().sidecar().clone();
+    // (layer number, index into the model's layer axis)
+    let wanted: Vec<(usize, usize)> = if side.all_layers {
+        let ids = match (layers, c.layer) {
+            (Some(list), _) => parse_layers(list)?,
+            (None, Some(l)) => vec![l],
+            (None, None) => (0..=side.num_layers).collect(),
+        };
+        if let Some(bad) = ids.iter().find(|&&l| l > side.num_layers) {
+            bail!(
+                "{}: layer {bad} out of range: this all-layers model has layers 0..={}",
+                c.model.display(),
+                side.num_layers
+            );
+        }
+        ids.into_iter().map(|l| (l, l)).collect()
+    } else {
+        let l = side.layer.unwrap_or(0);
+        if let Some(list) = layers {
+            if parse_layers(list)? != [l] {
+                bail!(
+                    "--layers {list}: {} holds layer {l} only; export it with --all-layers to analyze several layers",
+                    c.model.display()
+                );
+            }
+        }
+        vec![(l, 0)]
+    };
+    let mut out: Layers = wanted.iter().map(|&(l, _)| (l, Vec::new())).collect();
+    for path in files {
+        // Whole-utterance inference: every layer in one pass.
+        let all = wordspot::audio::read_file(path).and_then(|s| w.infer_all(&s));
+        match all {
+            Ok(a) if a.shape()[1] > 0 => {
+                for (slot, &(_, idx)) in out.iter_mut().zip(&wanted) {
+                    slot.1.push(a.index_axis(Axis(0), idx).to_owned());
+                }
+            }
+            Ok(_) => eprintln!(
+                "warning: skipping {}: too short for one frame",
+                path.display()
+            ),
+            Err(e) => eprintln!("warning: skipping {e}"),
+        }
+    }
+    Ok(out)
+}
+
 /// `wordspot analyze`.
 pub fn analyze(args: AnalyzeArgs) -> Result<()> {
     let cfg = args.frontend.config()?;
-    let mut fe = cfg.build()?;
     let mut specs = NormSpec::parse_list(&args.normalizers)?;
     if specs.is_empty() {
         bail!("--normalizers: give at least one (e.g. none)");
@@ -234,70 +327,45 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
     if args.pairs == 0 {
         bail!("--pairs must be at least 1");
     }
-    // Normalizers from a statistics file are checked before any audio is read.
-    let from_file = match &args.frontend.stats {
-        Some(path) => Some(
-            specs
-                .iter()
-                .map(|s| Normalizer::from_spec(&s.to_string(), Some(path), &cfg, fe.dim()))
-                .collect::<wordspot::Result<Vec<_>>>()?,
-        ),
-        None => None,
-    };
+    if let Some(path) = &args.frontend.stats {
+        // Fail before reading any audio: the file must exist and match the frontend.
+        let st = Stats::load(path)?;
+        st.check_compatible(&cfg, st.dim, path)?;
+    }
     let files = collect_audio(&args.audio)?;
-
-    let mut recs: Vec<Array2<f32>> = Vec::new();
-    for path in &files {
-        let feats =
-            wordspot::audio::read_file(path).and_then(|s| features::extract(fe.as_mut(), &s, path));
-        match feats {
-            Ok(f) => recs.push(f.data),
-            Err(e) => eprintln!("warning: skipping {e}"),
+    let layers = extract_layers(&cfg, &files, args.layers.as_deref())?;
+    let (recordings, frames) = match layers.first() {
+        Some((_, recs)) if !recs.is_empty() => {
+            (recs.len(), recs.iter().map(|r| r.nrows()).sum::<usize>())
         }
-    }
-    if recs.is_empty() {
-        bail!("no recording could be analyzed");
-    }
-    // TODO(multi-layer): when the wav2vec2 frontend exposes every layer of an
-    // --all-layers model, build one entry per selected layer here; until then
-    // the frontend's single output is analyzed as one layer.
-    let layer_id = match &cfg {
-        FrontendConfig::Wav2vec2(c) => c.layer.unwrap_or(0),
-        _ => 0,
+        _ => bail!("no recording could be analyzed"),
     };
-    if let Some(list) = &args.layers {
-        let wanted = parse_layers(list)?;
-        if wanted != [layer_id] {
-            bail!(
-                "--layers {list}: {} gives one output (layer {layer_id}); analyzing several layers needs a multi-layer (--all-layers) model",
-                cfg.name()
-            );
-        }
-    }
-    let layers = vec![(layer_id, recs)];
     let acfg = AnalysisConfig {
         pairs: args.pairs,
         seed: args.seed,
         sample_frames: args.sample_frames.max(2),
     };
-    let reports = match &from_file {
-        Some(norms) => {
-            let mut out = Vec::new();
-            for (layer, recs) in &layers {
-                out.extend(analysis::analyze_layer(*layer, recs, norms, &acfg)?);
-            }
-            out
+    let reports = match &args.frontend.stats {
+        Some(path) => {
+            let [(layer, recs)] = layers.as_slice() else {
+                bail!("--stats holds statistics of one layer: pick it with --layers L");
+            };
+            let dim = recs[0].ncols();
+            let norms = specs
+                .iter()
+                .map(|s| Normalizer::from_spec(&s.to_string(), Some(path), &cfg, dim))
+                .collect::<wordspot::Result<Vec<_>>>()?;
+            analysis::analyze_layer(*layer, recs, &norms, &acfg)?
         }
         None => analysis::analyze_layers(&layers, &specs, &cfg, &acfg)?,
     };
 
-    let frames: usize = layers[0].1.iter().map(|r| r.nrows()).sum();
     match args.format {
         AnalyzeFormat::Table => {
             println!(
-                "# {} recordings, {frames} frames, frontend {}, {} pairs per kind, seed {}, normalizers {}",
-                layers[0].1.len(),
+                "# {recordings} recordings, {frames} frames, frontend {}, {} layer(s), {} pairs per kind, seed {}, normalizers {}",
                 cfg.name(),
+                layers.len(),
                 args.pairs,
                 args.seed,
                 match &args.frontend.stats {
