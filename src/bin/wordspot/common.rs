@@ -39,14 +39,14 @@ pub struct FrontendArgs {
     #[arg(long, value_enum, default_value = "cosine")]
     pub metric: Metric,
     /// wav2vec2 streaming: chunk length (seconds).
-    #[arg(long = "stream-chunk", default_value_t = 1.0, value_name = "S")]
-    pub chunk: f32,
+    #[arg(long, default_value_t = 1.0, value_name = "S")]
+    pub stream_chunk: f32,
     /// wav2vec2 streaming: left context per chunk (seconds).
-    #[arg(long = "stream-context", default_value_t = 1.0, value_name = "S")]
-    pub context: f32,
+    #[arg(long, default_value_t = 1.0, value_name = "S")]
+    pub stream_context: f32,
     /// wav2vec2 streaming: right look-ahead per chunk (seconds; adds latency).
-    #[arg(long = "stream-lookahead", default_value_t = 0.5, value_name = "S")]
-    pub lookahead: f32,
+    #[arg(long, default_value_t = 0.5, value_name = "S")]
+    pub stream_lookahead: f32,
 }
 
 impl FrontendArgs {
@@ -67,9 +67,9 @@ impl FrontendArgs {
                 FrontendConfig::Wav2vec2(Wav2vec2Config {
                     model,
                     layer: self.layer,
-                    chunk_s: self.chunk,
-                    context_s: self.context,
-                    lookahead_s: self.lookahead,
+                    chunk_s: self.stream_chunk,
+                    context_s: self.stream_context,
+                    lookahead_s: self.stream_lookahead,
                 })
             }
         })
