@@ -95,8 +95,11 @@ pub fn default_threshold(frontend: &FrontendConfig) -> f32 {
     }
 }
 
-/// Padding kept around the voiced part when trimming: 50 ms.
-pub const TRIM_PAD: usize = 800;
+/// Silence kept before the voiced part when trimming: 50 ms (the MFCC
+/// frontend's sliding mean normalization needs a little lead-in).
+pub const TRIM_LEAD: usize = 800;
+/// Silence kept after the voiced part when trimming: 50 ms.
+pub const TRIM_TAIL: usize = 800;
 
 /// Energy-based voice activity detection: the `[start, end)` sample range
 /// from the first to the last voiced 10 ms frame (no padding), or `None` when
@@ -124,12 +127,12 @@ pub fn voiced_span(samples: &[f32]) -> Option<(usize, usize)> {
     Some((first * FRAME, ((last + 1) * FRAME).min(samples.len())))
 }
 
-/// [`voiced_span`] widened by [`TRIM_PAD`] on each side (within the signal).
+/// [`voiced_span`] widened by [`TRIM_LEAD`] before and [`TRIM_TAIL`] after (within the signal).
 pub fn voiced_range(samples: &[f32]) -> Option<(usize, usize)> {
     let (a, b) = voiced_span(samples)?;
     Some((
-        a.saturating_sub(TRIM_PAD),
-        (b + TRIM_PAD).min(samples.len()),
+        a.saturating_sub(TRIM_LEAD),
+        (b + TRIM_TAIL).min(samples.len()),
     ))
 }
 

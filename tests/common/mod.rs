@@ -37,16 +37,23 @@ pub fn concat(clips: &[Vec<f32>], gap_s: f64) -> (Vec<f32>, Vec<(f64, f64)>) {
             out.push(((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 1e-3);
         }
     };
+    let mut placed = Vec::new();
     for c in clips {
         noise(gap, &mut out);
-        let (a, b) = voiced_span(c).unwrap_or((0, c.len()));
-        let at = out.len();
-        spans.push((
-            (at + a) as f64 / SAMPLE_RATE as f64,
-            (at + b) as f64 / SAMPLE_RATE as f64,
-        ));
+        placed.push((out.len(), c.len()));
         out.extend_from_slice(c);
     }
     noise(gap, &mut out);
+    // The VAD sees each clip with the quiet gaps around it, so its noise floor
+    // is real silence (clips are cut tight: their own quietest frames are speech).
+    for (at, len) in placed {
+        let lo = at.saturating_sub(gap);
+        let hi = (at + len + gap).min(out.len());
+        let (a, b) = voiced_span(&out[lo..hi]).unwrap_or((at - lo, at - lo + len));
+        spans.push((
+            (lo + a) as f64 / SAMPLE_RATE as f64,
+            (lo + b) as f64 / SAMPLE_RATE as f64,
+        ));
+    }
     (out, spans)
 }
