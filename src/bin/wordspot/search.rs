@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use wordspot::features::extract;
-use wordspot::search::{collect_files, search, FeatureCache, SearchOptions};
+use wordspot::dtw::subsequence;
+use wordspot::eval::plot::{plot_file, FilePlot, KeywordTrace};
+use wordspot::features::{extract, Features, Frontend};
+use wordspot::normalize::Normalizer;
+use wordspot::search::{collect_files, file_features, search, FeatureCache, SearchOptions};
 use wordspot::templates::trim_silence;
 
 use crate::common::{parse_time, read_audio, Format, FrontendArgs};
@@ -45,6 +48,10 @@ pub struct SearchArgs {
     /// Do not read or write the feature cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Draw the best-ranked recording's waveform, the query's DTW distance
+    /// curve and its matches (`.png` or `.svg`).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
     #[command(flatten)]
     pub fe: FrontendArgs,
 }
@@ -96,6 +103,10 @@ pub fn run(a: SearchArgs) -> Result<()> {
     if res.hits.is_empty() {
         bail!("none of the {} file(s) could be searched", files.len());
     }
+    if let Some(plot) = &a.plot {
+        plot_best(plot, &query, &res.hits, &mut *fe, &norm, &opts)?;
+        eprintln!("plot written to {}", plot.display());
+    }
     let mut out = std::io::stdout().lock();
     if a.format == Format::Tsv {
         writeln!(out, "rank\tfile\tstart\tend\tdistance")?;
@@ -123,5 +134,39 @@ pub fn run(a: SearchArgs) -> Result<()> {
             )?,
         }
     }
+    Ok(())
+}
+
+/// Plots the best-ranked file: waveform, distance curve of the query, matches.
+fn plot_best(
+    path: &std::path::Path,
+    query: &Features,
+    hits: &[wordspot::search::Hit],
+    fe: &mut dyn Frontend,
+    norm: &Normalizer,
+    opts: &SearchOptions,
+) -> Result<()> {
+    let best = &hits[0];
+    let samples = wordspot::audio::read_file(&best.file)?;
+    let f = norm.apply_features(&file_features(&best.file, fe, opts.cache.as_ref())?);
+    let curve = subsequence(query.data.view(), f.data.view(), opts.metric);
+    let fig = FilePlot {
+        title: format!("{} (rank 1)", best.file.display()),
+        samples: &samples,
+        frame_step: f.hop as f64 / wordspot::SAMPLE_RATE as f64,
+        frame_offset: f.window as f64 / wordspot::SAMPLE_RATE as f64,
+        traces: vec![KeywordTrace {
+            name: "query".into(),
+            distances: curve.iter().map(|c| c.0).collect(),
+            threshold: best.distance,
+        }],
+        events: hits
+            .iter()
+            .filter(|h| h.file == best.file)
+            .map(|h| (0, h.start, h.end))
+            .collect(),
+        truth: Vec::new(),
+    };
+    plot_file(&fig, path)?;
     Ok(())
 }
