@@ -21,6 +21,7 @@ pub mod eval;
 pub mod features;
 pub mod normalize;
 pub mod pipeline;
+mod plot;
 pub mod search;
 pub mod templates;
 

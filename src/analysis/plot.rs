@@ -2,27 +2,22 @@
 //! recording vs from different recordings), one panel per layer × normalizer,
 //! drawn to PNG or SVG.
 //!
-//! plotters draws the geometry. Text is laid out here: SVG gets `<text>`
-//! elements, PNG gets glyphs rasterized with `ab_glyph` from an embedded font
-//! (a DejaVu Sans subset), so no system font library is needed and plotters'
-//! own font features (which would change it for every user in the build,
-//! criterion included) stay off.
+//! Rendering (and text) is shared with the other plots in `crate::plot`.
 
 use std::path::Path;
 
-use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::text_anchor::{HPos, VPos};
 
 use super::LayerReport;
+use crate::plot::{nice_step, render, Figure, Label};
 use crate::{Error, Result};
 
 const PANEL_W: u32 = 340;
 const PANEL_H: u32 = 230;
 const TITLE_H: u32 = 36;
 const BINS: usize = 60;
-const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-subset.ttf");
 const TITLE: &str =
     "cosine similarity of random frame pairs: same recording (blue) vs different recordings (red)";
 
@@ -44,17 +39,6 @@ pub fn density(values: &[f32]) -> Vec<(f32, f32)> {
         .collect()
 }
 
-/// A text label in pixel coordinates of the whole image.
-#[derive(Clone)]
-struct Label {
-    text: String,
-    x: i32,
-    y: i32,
-    size: f32,
-    h: HPos,
-    v: VPos,
-}
-
 /// Draws the cosine-similarity distributions of `reports` to `path`
 /// (`.png` or `.svg`, chosen by extension).
 pub fn plot_cosines(reports: &[LayerReport], path: &Path) -> Result<()> {
@@ -73,116 +57,30 @@ pub fn plot_cosines(reports: &[LayerReport], path: &Path) -> Result<()> {
     }
     let w = PANEL_W * norms.len() as u32;
     let h = PANEL_H * layers.len() as u32 + TITLE_H;
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase());
-    let fail = |e: String| Error::format(path, format!("cannot draw the plot: {e}"));
-    match ext.as_deref() {
-        Some("svg") => {
-            let root = SVGBackend::new(path, (w, h)).into_drawing_area();
-            let labels = draw(&root, reports, &layers, &norms).map_err(fail)?;
-            for l in &labels {
-                let style = ("sans-serif", l.size as f64)
-                    .into_font()
-                    .color(&BLACK)
-                    .pos(Pos::new(l.h, l.v));
-                root.draw(&Text::new(l.text.clone(), (l.x, l.y), style))
-                    .map_err(|e| fail(e.to_string()))?;
-            }
-            root.present().map_err(|e| fail(e.to_string()))
-        }
-        Some("png") => {
-            let mut buf = vec![0u8; (w * h * 3) as usize];
-            let labels = {
-                let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-                let labels = draw(&root, reports, &layers, &norms).map_err(fail)?;
-                root.present().map_err(|e| fail(e.to_string()))?;
-                labels
-            };
-            let font =
-                FontRef::try_from_slice(FONT).map_err(|e| fail(format!("embedded font: {e}")))?;
-            for l in &labels {
-                raster_text(&mut buf, w, h, &font, l);
-            }
-            write_png(path, &buf, w, h)
-        }
-        _ => Err(Error::invalid(format!(
-            "{}: plot file must end in .png or .svg",
-            path.display()
-        ))),
-    }
+    render(
+        &Cosines {
+            reports,
+            layers: &layers,
+            norms: &norms,
+        },
+        path,
+        (w, h),
+    )
 }
 
-fn write_png(path: &Path, rgb: &[u8], w: u32, h: u32) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
-    enc.set_color(png::ColorType::Rgb);
-    enc.set_depth(png::BitDepth::Eight);
-    let err = |e: png::EncodingError| Error::format(path, format!("cannot write PNG: {e}"));
-    let mut writer = enc.write_header().map_err(err)?;
-    writer.write_image_data(rgb).map_err(err)?;
-    writer.finish().map_err(err)
+/// The figure: one panel per layer × normalizer.
+struct Cosines<'a> {
+    reports: &'a [LayerReport],
+    layers: &'a [usize],
+    norms: &'a [&'a str],
 }
 
-/// Rasterizes one label (black, anti-aliased) into an RGB buffer.
-fn raster_text(buf: &mut [u8], w: u32, h: u32, font: &FontRef, l: &Label) {
-    let scaled = font.as_scaled(PxScale::from(l.size));
-    let ids: Vec<_> = l.text.chars().map(|c| font.glyph_id(c)).collect();
-    let mut width = 0.0f32;
-    for (i, &id) in ids.iter().enumerate() {
-        width += scaled.h_advance(id);
-        if let Some(&next) = ids.get(i + 1) {
-            width += scaled.kern(id, next);
-        }
-    }
-    let x0 = match l.h {
-        HPos::Left => l.x as f32,
-        HPos::Center => l.x as f32 - width / 2.0,
-        HPos::Right => l.x as f32 - width,
-    };
-    let (asc, desc) = (scaled.ascent(), scaled.descent());
-    let baseline = match l.v {
-        VPos::Top => l.y as f32 + asc,
-        VPos::Center => l.y as f32 + (asc + desc) / 2.0,
-        VPos::Bottom => l.y as f32 + desc,
-    };
-    let mut pen = x0;
-    for (i, &id) in ids.iter().enumerate() {
-        let glyph = id.with_scale_and_position(l.size, ab_glyph::point(pen, baseline));
-        if let Some(outlined) = font.outline_glyph(glyph) {
-            let b = outlined.px_bounds();
-            outlined.draw(|gx, gy, cov| {
-                let px = b.min.x as i64 + gx as i64;
-                let py = b.min.y as i64 + gy as i64;
-                if px >= 0 && py >= 0 && (px as u32) < w && (py as u32) < h {
-                    let k = ((py as u32 * w + px as u32) * 3) as usize;
-                    for c in &mut buf[k..k + 3] {
-                        *c = (*c as f32 * (1.0 - cov.clamp(0.0, 1.0))) as u8;
-                    }
-                }
-            });
-        }
-        pen += scaled.h_advance(id);
-        if let Some(&next) = ids.get(i + 1) {
-            pen += scaled.kern(id, next);
-        }
-    }
-}
-
-/// A "nice" tick step (1, 2 or 5 × 10^k) giving about `n` ticks up to `max`.
-fn nice_step(max: f32, n: usize) -> f32 {
-    let raw = (max / n as f32).max(1e-6);
-    let mag = 10f32.powf(raw.log10().floor());
-    let f = raw / mag;
-    mag * if f <= 1.0 {
-        1.0
-    } else if f <= 2.0 {
-        2.0
-    } else if f <= 5.0 {
-        5.0
-    } else {
-        10.0
+impl Figure for Cosines<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> std::result::Result<Vec<Label>, String> {
+        draw(root, self.reports, self.layers, self.norms)
     }
 }
 
@@ -230,7 +128,7 @@ fn draw<DB: DrawingBackend>(
                 .flatten()
                 .fold(0.0f32, |m, &(_, y)| m.max(y))
                 .max(1e-3);
-            let ystep = nice_step(peak, 4);
+            let ystep = nice_step(peak as f64, 4) as f32;
             let ymax = (peak * 1.05 / ystep).ceil() * ystep;
             let mut chart = ChartBuilder::on(panel)
                 .margin_top(24)
@@ -311,13 +209,6 @@ mod tests {
         let area: f32 = d.iter().map(|&(_, y)| y * 2.0 / BINS as f32).sum();
         assert!((area - 1.0).abs() < 1e-4, "{area}");
         assert!(density(&[]).iter().all(|&(_, y)| y == 0.0));
-    }
-
-    #[test]
-    fn nice_steps() {
-        assert_eq!(nice_step(16.0, 4), 5.0);
-        assert_eq!(nice_step(4.0, 4), 1.0);
-        assert!((nice_step(0.7, 4) - 0.2).abs() < 1e-6);
     }
 
     #[test]
