@@ -17,6 +17,7 @@ pub mod detector;
 pub mod dtw;
 pub mod error;
 pub mod features;
+pub mod field;
 pub mod normalize;
 pub mod pipeline;
 pub mod search;
