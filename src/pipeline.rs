@@ -30,7 +30,7 @@ use crate::detector::{Detections, Detector, DetectorConfig, KeywordTemplates};
 use crate::features::Frontend;
 use crate::normalize::Normalizer;
 use crate::templates::Keyword;
-use crate::{Error, Result, SAMPLE_RATE};
+use crate::{Error, Result};
 
 /// A keyword detection, as printed by `wordspot listen`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -189,8 +189,12 @@ pub struct Counters {
     pub frames: AtomicU64,
     /// Events emitted.
     pub detections: AtomicU64,
-    /// Samples the source dropped (capture overruns).
+    /// Capture callbacks that found the ring full (audio was dropped).
     pub overruns: AtomicU64,
+    /// Device frames dropped by those overruns.
+    pub dropped_frames: AtomicU64,
+    /// Times the capture stream was re-opened after an error.
+    pub reopens: AtomicU64,
     /// Recoverable source errors (device lost) that were retried.
     pub source_errors: AtomicU64,
     /// Microseconds the processing thread spent working (tap + spotter).
@@ -208,8 +212,12 @@ pub struct Summary {
     pub frames: u64,
     /// Events emitted.
     pub detections: u64,
-    /// Samples dropped by the capture.
+    /// Capture callbacks that found the ring full.
     pub overruns: u64,
+    /// Device frames dropped by overruns.
+    pub dropped_frames: u64,
+    /// Capture stream re-opens.
+    pub reopens: u64,
     /// Recoverable source errors that were retried.
     pub source_errors: u64,
     /// Microseconds of processing-thread work.
@@ -224,6 +232,8 @@ impl Counters {
             frames: self.frames.load(Ordering::Relaxed),
             detections: self.detections.load(Ordering::Relaxed),
             overruns: self.overruns.load(Ordering::Relaxed),
+            dropped_frames: self.dropped_frames.load(Ordering::Relaxed),
+            reopens: self.reopens.load(Ordering::Relaxed),
             source_errors: self.source_errors.load(Ordering::Relaxed),
             busy_us: self.busy_us.load(Ordering::Relaxed),
         }
@@ -365,7 +375,16 @@ pub fn spawn_with_tap(
         let stop = stop.clone();
         std::thread::Builder::new()
             .name("wordspot-source".into())
-            .spawn(move || read_source(&mut *source, &block_tx, &free_rx, &counters, &stop, opts))
+            .spawn(move || {
+                read_source(
+                    &mut *source,
+                    &block_tx,
+                    &free_rx,
+                    &counters,
+                    &stop,
+                    &opts.retry,
+                )
+            })
             .expect("spawn source thread")
     };
     let proc = {
@@ -401,32 +420,26 @@ fn read_source(
     free: &Receiver<Vec<f32>>,
     counters: &Counters,
     stop: &AtomicBool,
-    opts: PipelineOptions,
+    retry: &Retry,
 ) -> Result<()> {
-    let t0 = Instant::now();
-    let mut sent: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
         let mut buf = free
             .recv_timeout(Duration::from_millis(100))
             .unwrap_or_default();
         buf.clear();
-        let Some(n) = read_retrying(source, &mut buf, counters, stop, &opts.retry)? else {
+        let Some(n) = read_retrying(source, &mut buf, counters, stop, retry)? else {
             break; // stopped while waiting to retry
         };
+        let st = source.stats();
+        counters.overruns.store(st.overruns, Ordering::Relaxed);
         counters
-            .overruns
-            .store(source.overruns(), Ordering::Relaxed);
+            .dropped_frames
+            .store(st.dropped_frames, Ordering::Relaxed);
+        counters.reopens.store(st.reopens, Ordering::Relaxed);
         if n == 0 {
             break;
         }
         counters.samples.fetch_add(n as u64, Ordering::Relaxed);
-        sent += n as u64;
-        if opts.realtime {
-            let due = Duration::from_secs_f64(sent as f64 / SAMPLE_RATE as f64);
-            if let Some(wait) = due.checked_sub(t0.elapsed()) {
-                std::thread::sleep(wait);
-            }
-        }
         if tx.send(buf).is_err() {
             break; // processing ended (error); its result tells why
         }

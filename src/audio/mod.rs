@@ -1,53 +1,184 @@
-//! Audio in: file decoding, resampling to 16 kHz mono, capture.
-//! (placeholder until the audio work item lands)
+//! Audio in: file decoding, standard input, microphone capture, all turned
+//! into one stream of 16 kHz mono `f32` samples behind the [`Source`] trait.
+//!
+//! - [`FileSource`]: WAV (hound: 8/16/24/32-bit integer, 32-bit float; other
+//!   WAV encodings via symphonia), FLAC, OGG Vorbis, MP3 (symphonia), read in
+//!   blocks.
+//! - [`StdinSource`]: raw s16le / f32le (or any [`Encoding`]) at a given rate
+//!   and channel count, or a WAV stream recognised by its `RIFF` header.
+//! - `MicSource` (cargo feature `mic`): cpal capture into a lock-free ring
+//!   ([`ring`]), re-opened with back-off after stream errors.
+//!
+//! Every source downmixes by averaging channels and resamples with rubato
+//! ([`Converter`]); the output does not depend on read or block sizes.
+
+#[cfg(feature = "mic")]
+mod capture;
+mod decode;
+mod paced;
+mod pcm;
+mod resample;
+pub mod ring;
+mod stdin;
 
 use std::path::Path;
 
-use crate::{Error, Result};
+#[cfg(feature = "mic")]
+pub use capture::{list_devices, DeviceInfo, MicSource};
+pub use decode::FileSource;
+pub use paced::Paced;
+pub use pcm::{Encoding, PcmFormat};
+pub use resample::Converter;
+pub use ring::RingSource;
+pub use stdin::{stdin, StdinSource};
+
+use crate::{Error, Result, SAMPLE_RATE};
+
+/// Most samples one [`Source::read`] call appends (100 ms at 16 kHz).
+pub const BLOCK: usize = 1600;
+
+/// Counters a source keeps; all zero where they do not apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourceStats {
+    /// 16 kHz samples delivered so far.
+    pub samples: u64,
+    /// Capture callbacks that found the ring full (each dropped audio).
+    pub overruns: u64,
+    /// Device frames dropped by those overruns.
+    pub dropped_frames: u64,
+    /// Times the capture stream was re-opened after an error.
+    pub reopens: u64,
+}
+
+/// A stream of 16 kHz mono `f32` audio for the streaming pipeline.
+pub trait Source: Send {
+    /// Appends up to one block ([`BLOCK`] samples at most, typically
+    /// 10-100 ms) to `out` and returns how many samples were appended;
+    /// `Ok(0)` means the end of the stream. Live sources block until audio
+    /// arrives.
+    fn read(&mut self, out: &mut Vec<f32>) -> Result<usize>;
+
+    /// What the source reads (a path, `-`, or a device name), for messages.
+    fn name(&self) -> &str;
+
+    /// Counters (samples delivered, overruns, re-opens).
+    fn stats(&self) -> SourceStats {
+        SourceStats::default()
+    }
+}
+
+impl<S: Source + ?Sized> Source for Box<S> {
+    fn read(&mut self, out: &mut Vec<f32>) -> Result<usize> {
+        (**self).read(out)
+    }
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn stats(&self) -> SourceStats {
+        (**self).stats()
+    }
+}
+
+/// Reads a source to its end.
+pub fn drain(source: &mut dyn Source) -> Result<Vec<f32>> {
+    let mut out = Vec::new();
+    while source.read(&mut out)? > 0 {}
+    Ok(out)
+}
 
 /// Decodes a whole audio file to 16 kHz mono `f32`.
 pub fn read_file(path: &Path) -> Result<Vec<f32>> {
-    let mut r = hound::WavReader::open(path).map_err(|e| Error::audio(path, e.to_string()))?;
-    let spec = r.spec();
-    if spec.sample_rate != 16000 || spec.channels != 1 {
-        return Err(Error::audio(path, "only 16 kHz mono for now"));
-    }
-    r.samples::<i16>()
-        .map(|s| {
-            s.map(|v| v as f32 / 32768.0)
-                .map_err(|e| Error::audio(path, e.to_string()))
-        })
-        .collect()
+    drain(&mut FileSource::open(path)?)
 }
 
-/// Writes 16 kHz mono samples as a 16-bit WAV file.
+/// Decodes the part of `path` from `start_s` to `end_s` seconds.
+/// Errors if the times are not finite, `end_s <= start_s`, `start_s < 0`,
+/// or the range reaches past the end of the file.
+pub fn read_segment(path: &Path, start_s: f64, end_s: f64) -> Result<Vec<f32>> {
+    if !start_s.is_finite() || !end_s.is_finite() || start_s < 0.0 {
+        return Err(Error::invalid(format!(
+            "{}: invalid segment {start_s}-{end_s} s",
+            path.display()
+        )));
+    }
+    if end_s <= start_s {
+        return Err(Error::invalid(format!(
+            "{}: segment end {end_s} s is not after its start {start_s} s",
+            path.display()
+        )));
+    }
+    let rate = SAMPLE_RATE as f64;
+    let first = (start_s * rate).round() as usize;
+    let last = (end_s * rate).round() as usize;
+    let mut src = FileSource::open(path)?;
+    let mut buf = Vec::with_capacity(last - first);
+    let mut seen = 0usize;
+    let mut block = Vec::with_capacity(BLOCK);
+    while seen < last {
+        block.clear();
+        let n = src.read(&mut block)?;
+        if n == 0 {
+            break;
+        }
+        let lo = first.saturating_sub(seen).min(n);
+        let hi = last.saturating_sub(seen).min(n);
+        buf.extend_from_slice(&block[lo..hi]);
+        seen += n;
+    }
+    if seen < last {
+        return Err(Error::audio(
+            path,
+            format!(
+                "segment {start_s:.3}-{end_s:.3} s reaches past the end of the audio ({:.3} s)",
+                seen as f64 / rate
+            ),
+        ));
+    }
+    Ok(buf)
+}
+
+/// Decodes audio held in memory as if it were a file named `name_hint`
+/// (its extension picks the decoder). A hint of `-` or ending in `.raw`
+/// reads it as a standard-input stream: WAV if it starts with `RIFF`, else
+/// raw s16le 16 kHz mono. Never panics on any input.
+pub fn decode_bytes(bytes: &[u8], name_hint: &str) -> Result<Vec<f32>> {
+    if name_hint == "-" || name_hint.ends_with(".raw") {
+        let raw = PcmFormat {
+            encoding: Encoding::S16,
+            rate: SAMPLE_RATE,
+            channels: 1,
+        };
+        return drain(&mut StdinSource::new(bytes, raw, name_hint)?);
+    }
+    drain(&mut FileSource::from_bytes(bytes.to_vec(), name_hint)?)
+}
+
+/// Writes 16 kHz mono 16-bit PCM WAV (saved clips and templates). Samples
+/// are clipped to [-1, 1]; a non-finite sample is an error.
 pub fn write_wav(path: &Path, samples: &[f32]) -> Result<()> {
+    if let Some(i) = samples.iter().position(|v| !v.is_finite()) {
+        return Err(Error::invalid(format!(
+            "{}: refusing to write a non-finite sample at {:.3} s",
+            path.display(),
+            i as f64 / SAMPLE_RATE as f64
+        )));
+    }
     let spec = hound::WavSpec {
         channels: 1,
-        sample_rate: 16000,
+        sample_rate: SAMPLE_RATE,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut w =
-        hound::WavWriter::create(path, spec).map_err(|e| Error::audio(path, e.to_string()))?;
+    let to_err = |e: hound::Error| match e {
+        hound::Error::IoError(io) => Error::io(path, io),
+        other => Error::audio(path, format!("cannot write WAV: {other}")),
+    };
+    let mut w = hound::WavWriter::create(path, spec).map_err(to_err)?;
     for &s in samples {
-        let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
-        w.write_sample(v)
-            .map_err(|e| Error::audio(path, e.to_string()))?;
+        let v = (s.clamp(-1.0, 1.0) * 32_767.0).round() as i16;
+        w.write_sample(v).map_err(to_err)?;
     }
-    w.finalize().map_err(|e| Error::audio(path, e.to_string()))
-}
-
-/// A stream of 16 kHz mono audio (placeholder trait until the audio module lands).
-pub trait Source: Send {
-    /// Appends up to one block of samples to `out`; `Ok(0)` ends the stream.
-    fn read(&mut self, out: &mut Vec<f32>) -> Result<usize>;
-    /// A name for messages (file path, device name, `-`).
-    fn name(&self) -> &str;
-    /// Samples dropped because the consumer was too slow (capture overruns).
-    fn overruns(&self) -> u64 {
-        0
-    }
+    w.finalize().map_err(to_err)
 }
 
 /// An in-memory source delivering fixed-size blocks (tests, synthetic input).
@@ -59,12 +190,13 @@ pub struct MemorySource {
 }
 
 impl MemorySource {
-    /// A source over `samples`, `block` samples at a time.
+    /// A source over 16 kHz mono `samples`, `block` samples at a time
+    /// (clamped to 1..=[`BLOCK`]).
     pub fn new(samples: Vec<f32>, block: usize, name: impl Into<String>) -> Self {
         MemorySource {
             samples,
             pos: 0,
-            block: block.max(1),
+            block: block.clamp(1, BLOCK),
             name: name.into(),
         }
     }
@@ -81,15 +213,55 @@ impl Source for MemorySource {
     fn name(&self) -> &str {
         &self.name
     }
+    fn stats(&self) -> SourceStats {
+        SourceStats {
+            samples: self.pos as u64,
+            ..SourceStats::default()
+        }
+    }
 }
 
-/// Reads `[start_s, end_s)` of a file (placeholder until the audio module lands).
-pub fn read_segment(path: &Path, start_s: f64, end_s: f64) -> Result<Vec<f32>> {
-    let x = read_file(path)?;
-    let a = (start_s * 16000.0) as usize;
-    let b = ((end_s * 16000.0) as usize).min(x.len());
-    if a >= b {
-        return Err(Error::audio(path, "empty segment"));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_then_read_roundtrip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("clip.wav");
+        let x: Vec<f32> = (0..1234)
+            .map(|i| ((i % 200) as f32 - 100.0) / 128.0)
+            .collect();
+        write_wav(&p, &x).unwrap();
+        let y = read_file(&p).unwrap();
+        assert_eq!(y.len(), x.len());
+        for (a, b) in x.iter().zip(&y) {
+            assert!((a - b).abs() < 1.0 / 16_000.0, "{a} vs {b}");
+        }
     }
-    Ok(x[a..b].to_vec())
+
+    #[test]
+    fn write_rejects_nan() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = write_wav(&dir.path().join("x.wav"), &[0.0, f32::NAN]).unwrap_err();
+        assert!(e.to_string().contains("non-finite"), "{e}");
+    }
+
+    #[test]
+    fn segment_bounds_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.wav");
+        let x: Vec<f32> = (0..16_000).map(|i| (i % 100) as f32 / 200.0).collect();
+        write_wav(&p, &x).unwrap();
+        let seg = read_segment(&p, 0.25, 0.5).unwrap();
+        assert_eq!(seg.len(), 4000);
+        assert_eq!(seg, read_file(&p).unwrap()[4000..8000].to_vec());
+        assert!(read_segment(&p, 0.5, 0.5).is_err());
+        assert!(read_segment(&p, 0.5, 0.2).is_err());
+        assert!(read_segment(&p, -1.0, 0.2).is_err());
+        assert!(read_segment(&p, 0.5, f64::NAN).is_err());
+        let e = read_segment(&p, 0.5, 1.5).unwrap_err().to_string();
+        assert!(e.contains("past the end"), "{e}");
+        assert_eq!(read_segment(&p, 0.9, 1.0).unwrap().len(), 1600);
+    }
 }

@@ -124,14 +124,7 @@ pub fn run(a: ListenArgs) -> Result<()> {
         None => None,
     };
 
-    let pipeline = spawn(
-        source,
-        spotter,
-        PipelineOptions {
-            realtime: a.realtime,
-            ..PipelineOptions::default()
-        },
-    );
+    let pipeline = spawn(source, spotter, PipelineOptions::default());
     let stop = pipeline.stop_flag();
     ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
         .context("installing the Ctrl-C handler")?;
@@ -154,28 +147,54 @@ pub fn run(a: ListenArgs) -> Result<()> {
     }
     let s = pipeline.join()?;
     eprintln!(
-        "stopped: {:.1} s of audio, {} frames, {} overrun samples, {} detection(s)",
+        "stopped: {:.1} s of audio, {} frames, {} overruns ({} frames dropped), {} re-opens, {} detection(s)",
         s.samples as f64 / wordspot::SAMPLE_RATE as f64,
         s.frames,
         s.overruns,
+        s.dropped_frames,
+        s.reopens,
         s.detections
     );
     Ok(())
 }
 
 fn open_source(a: &ListenArgs) -> Result<Box<dyn Source>> {
-    match &a.input {
-        Some(p) if p.as_os_str() == "-" => bail!("reading standard input is not available yet"),
-        Some(p) => {
-            let x = wordspot::audio::read_file(p)?;
-            Ok(Box::new(wordspot::audio::MemorySource::new(
-                x,
-                1600,
-                p.display().to_string(),
-            )))
+    use wordspot::audio::{Encoding, FileSource, Paced, PcmFormat};
+    let src: Box<dyn Source> = match &a.input {
+        Some(p) if p.as_os_str() == "-" => {
+            let encoding = match a.stdin_format.as_str() {
+                "s16le" | "wav" => Encoding::S16,
+                "f32le" => Encoding::F32,
+                other => bail!("--stdin-format: unknown format '{other}' (s16le, f32le or wav)"),
+            };
+            let raw = PcmFormat {
+                encoding,
+                rate: a.stdin_rate,
+                channels: a.stdin_channels,
+            };
+            Box::new(wordspot::audio::stdin(raw)?)
         }
-        None => bail!("microphone capture is not available yet"),
-    }
+        Some(p) => Box::new(FileSource::open(p)?),
+        None => return open_mic(a),
+    };
+    Ok(if a.realtime {
+        Box::new(Paced::new(src))
+    } else {
+        src
+    })
+}
+
+#[cfg(feature = "mic")]
+fn open_mic(a: &ListenArgs) -> Result<Box<dyn Source>> {
+    Ok(Box::new(wordspot::audio::MicSource::open(
+        a.device.as_deref(),
+        a.ring_seconds,
+    )?))
+}
+
+#[cfg(not(feature = "mic"))]
+fn open_mic(_: &ListenArgs) -> Result<Box<dyn Source>> {
+    bail!("this build has no microphone support (feature `mic`); use --input FILE or -")
 }
 
 fn open_log(p: &Path) -> Result<File> {

@@ -2,6 +2,7 @@
 
 mod common;
 mod demo;
+mod devices;
 mod enroll;
 mod listen;
 mod record;
@@ -27,6 +28,8 @@ enum Command {
     Listen(listen::ListenArgs),
     /// Run the main job on bundled audio (no download).
     Demo(demo::DemoArgs),
+    /// List audio input devices.
+    Devices,
 }
 
 fn main() {
@@ -36,6 +39,7 @@ fn main() {
         Command::Enroll(a) => enroll::run(a),
         Command::Listen(a) => listen::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Devices => devices::run(),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
