@@ -9,8 +9,9 @@
 #                                                   # field tests under qemu-user
 #
 # Output: dist/TARGET/{wordspot,listen,enroll,search,field_recorder}.
-# Prerequisites (Debian/Ubuntu, as root): see cross/README.md, or run
+# Prerequisites (Debian/Ubuntu): see cross/README.md; as root,
 #   cross/build.sh --install-deps TARGET
+# installs the apt packages first (the Rust target is added with rustup).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,6 @@ install_deps() {
     apt-get update || true # a foreign-architecture index may be mid-sync; install decides
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         "gcc-$gcc" "libc6-dev-$arch-cross" "libasound2-dev:$arch" pkg-config qemu-user
-    rustup target add "$TARGET"
 }
 
 if [ "${1:-}" = "--install-deps" ]; then INSTALL=1; shift; else INSTALL=0; fi
@@ -46,8 +46,10 @@ if [ $INSTALL = 1 ]; then install_deps "$ARCH" "$TRIPLE"; fi
 for tool in "$TRIPLE-gcc" "$TRIPLE-strip"; do
     command -v "$tool" >/dev/null || { echo "cross/build.sh: $tool not found: apt-get install gcc-$TRIPLE (see cross/README.md)" >&2; exit 1; }
 done
-rustup target list --installed 2>/dev/null | grep -qx "$TARGET" ||
-    { echo "cross/build.sh: Rust standard library for $TARGET missing: rustup target add $TARGET" >&2; exit 1; }
+if ! rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
+    rustup target add "$TARGET" ||
+        { echo "cross/build.sh: the Rust standard library for $TARGET is missing and 'rustup target add $TARGET' failed" >&2; exit 1; }
+fi
 
 # pkg-config finds the target's ALSA (multiarch, installed into /) and not the host's.
 export PKG_CONFIG_ALLOW_CROSS=1
