@@ -140,7 +140,8 @@ pub fn run(a: ListenArgs) -> Result<()> {
     };
     let spotter = Spotter::new(fe, norm, &keywords, &thresholds, det)?;
     let source = open_source(&a)?;
-    let field_cfg = field_config(&a, longest.1 + a.max_delay as f64)?;
+    // A match may last up to twice its template (DTW slope 2).
+    let field_cfg = field_config(&a, 2.0 * longest.1 + a.max_delay as f64)?;
     let (pipeline, field) = match field_cfg {
         Some(cfg) => {
             let (tap, handle) = field::start(cfg, Box::new(DiskStore::new()))?;
