@@ -66,7 +66,7 @@ impl Default for DetectorConfig {
         DetectorConfig {
             fusion: Fusion::Min,
             metric: Metric::Cosine,
-            max_delay_s: 0.15,
+            max_delay_s: 0.1,
             refractory_s: 0.25,
         }
     }

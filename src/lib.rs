@@ -12,6 +12,7 @@
 //! [`pipeline`] (threads and channels from a source to events).
 //! [`search`], [`eval`] and [`analysis`] sit on top.
 
+pub mod analysis;
 pub mod audio;
 pub mod detector;
 pub mod dtw;

@@ -95,12 +95,14 @@ pub fn default_threshold(frontend: &FrontendConfig) -> f32 {
     }
 }
 
-/// Energy-based voice activity trim: returns the `[start, end)` sample range
-/// from the first to the last voiced 10 ms frame, padded by 50 ms, or `None`
-/// when nothing stands out from the noise floor.
-pub fn voiced_range(samples: &[f32]) -> Option<(usize, usize)> {
+/// Padding kept around the voiced part when trimming: 50 ms.
+pub const TRIM_PAD: usize = 800;
+
+/// Energy-based voice activity detection: the `[start, end)` sample range
+/// from the first to the last voiced 10 ms frame (no padding), or `None` when
+/// nothing stands out from the noise floor.
+pub fn voiced_span(samples: &[f32]) -> Option<(usize, usize)> {
     const FRAME: usize = 160;
-    const PAD: usize = 800;
     let energies: Vec<f32> = samples
         .chunks(FRAME)
         .map(|c| 10.0 * (c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32 + 1e-10).log10())
@@ -119,9 +121,16 @@ pub fn voiced_range(samples: &[f32]) -> Option<(usize, usize)> {
     }
     let first = energies.iter().position(|&e| e > thr)?;
     let last = energies.iter().rposition(|&e| e > thr)?;
-    let start = (first * FRAME).saturating_sub(PAD);
-    let end = ((last + 1) * FRAME + PAD).min(samples.len());
-    Some((start, end))
+    Some((first * FRAME, ((last + 1) * FRAME).min(samples.len())))
+}
+
+/// [`voiced_span`] widened by [`TRIM_PAD`] on each side (within the signal).
+pub fn voiced_range(samples: &[f32]) -> Option<(usize, usize)> {
+    let (a, b) = voiced_span(samples)?;
+    Some((
+        a.saturating_sub(TRIM_PAD),
+        (b + TRIM_PAD).min(samples.len()),
+    ))
 }
 
 /// Trims leading and trailing silence; `what` names the audio in errors.
@@ -394,8 +403,11 @@ mod tests {
             *s += 1e-4 * ((i * 7919 % 101) as f32 / 101.0 - 0.5);
         }
         let (a, b) = voiced_range(&x).unwrap();
-        assert!((5100..=6000).contains(&a), "{a}");
+        assert!((5000..=6000).contains(&a), "{a}");
         assert!((9000..=9960).contains(&b), "{b}");
+        let (a, b) = voiced_span(&x).unwrap();
+        assert!((5840..=6000).contains(&a), "{a}");
+        assert!((9000..=9160).contains(&b), "{b}");
         assert!(voiced_range(&vec![0.0; 16000]).is_none());
         assert!(trim_silence(&[], "x.wav").is_err());
     }

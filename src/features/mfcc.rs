@@ -61,9 +61,9 @@ pub enum FirstCoeff {
     /// The 0th cepstral coefficient (scaled mean log mel energy).
     C0,
     /// The log energy of the raw frame instead of c0.
+    #[default]
     LogEnergy,
     /// No energy term: coefficients c1..c(n-1) only (`n_coeffs - 1` statics).
-    #[default]
     Drop,
 }
 
@@ -72,9 +72,9 @@ pub enum FirstCoeff {
 #[serde(rename_all = "lowercase")]
 pub enum MfccNorm {
     /// No normalization.
-    #[default]
     None,
     /// Causal sliding window of `norm_window` frames (streaming-safe).
+    #[default]
     Sliding,
     /// Whole-utterance statistics (batch only: frames come out at `finish`).
     Utterance,
@@ -111,16 +111,18 @@ pub struct MfccConfig {
 }
 
 impl Default for MfccConfig {
-    /// The defaults were chosen by `examples/mfcc_config_sweep.rs` (cross-speaker
-    /// retrieval with cosine subsequence DTW) among streaming-safe settings.
+    /// 39 dims: log energy + c1..c12, deltas, delta-deltas, causal 0.3 s
+    /// sliding mean normalization. Chosen with `examples/mfcc_config_sweep.rs`
+    /// (cross-speaker retrieval, cosine subsequence DTW, Speech Commands):
+    /// best of the streaming-safe settings, on par with per-utterance CMN.
     fn default() -> Self {
         MfccConfig {
             n_coeffs: 13,
             deltas: true,
-            first: FirstCoeff::Drop,
-            norm: MfccNorm::None,
+            first: FirstCoeff::LogEnergy,
+            norm: MfccNorm::Sliding,
             norm_variance: false,
-            norm_window: 300,
+            norm_window: 30,
             n_mels: 40,
             f_min: 20.0,
             f_max: 8000.0,

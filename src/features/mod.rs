@@ -6,6 +6,8 @@
 //! back. Frame `i` covers samples `[i * hop, i * hop + window)`.
 
 pub mod mfcc;
+#[cfg(feature = "wav2vec2")]
+pub mod wav2vec2;
 
 use std::path::Path;
 
@@ -89,8 +91,7 @@ impl FrontendConfig {
 
 #[cfg(feature = "wav2vec2")]
 fn build_wav2vec2(c: &Wav2vec2Config) -> Result<Box<dyn Frontend>> {
-    let _ = c;
-    Err(Error::model(&c.model, "wav2vec2 frontend not built yet"))
+    Ok(Box::new(wav2vec2::Wav2vec2::new(c.clone())?))
 }
 
 #[cfg(not(feature = "wav2vec2"))]

@@ -35,7 +35,7 @@ pub struct ListenArgs {
     #[arg(long, default_value = "min")]
     pub fusion: Fusion,
     /// Longest wait after a match ends before it is reported (seconds).
-    #[arg(long, default_value_t = 0.15)]
+    #[arg(long, default_value_t = 0.1)]
     pub max_delay: f32,
     /// Quiet time after a detection (seconds).
     #[arg(long, default_value_t = 0.25)]

@@ -1,5 +1,6 @@
 //! The `wordspot` command line: a thin layer over the library.
 
+mod analyze;
 mod common;
 mod demo;
 mod devices;
@@ -30,6 +31,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// List audio input devices.
     Devices,
+    /// Fit normalizer statistics on background audio.
+    FitStats(analyze::FitStatsArgs),
+    /// Anisotropy, rogue dimensions and IsoScore of a set of recordings.
+    Analyze(analyze::AnalyzeArgs),
 }
 
 fn main() {
@@ -40,6 +45,8 @@ fn main() {
         Command::Listen(a) => listen::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Devices => devices::run(),
+        Command::FitStats(a) => analyze::fit_stats(a),
+        Command::Analyze(a) => analyze::analyze(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

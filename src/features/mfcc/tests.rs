@@ -82,6 +82,10 @@ fn frame_count_follows_the_convention() {
 fn default_dims() {
     let c = MfccConfig::default();
     assert_eq!(c.n_coeffs, 13);
+    assert_eq!(c.dim(), 39);
+    // The default must give the same frames for a clip and inside a stream
+    // prefix: no per-utterance statistics.
+    assert_ne!(c.norm, MfccNorm::Utterance);
     let m = Mfcc::new(c.clone()).unwrap();
     assert_eq!(m.dim(), c.dim());
     assert_eq!((m.hop(), m.window()), (160, 400));
@@ -167,6 +171,7 @@ fn static_frame_matches_a_naive_dft() {
     let cfg = MfccConfig {
         first: FirstCoeff::C0,
         deltas: false,
+        norm: MfccNorm::None,
         ..MfccConfig::default()
     };
     let x = signal(400, 5);

@@ -1,0 +1,86 @@
+//! Real-time factor of base-sized wav2vec2 models run by tract on one core.
+//!
+//! The models are random-weight exports of the wav2vec2-base geometry made by
+//! `models/bench.sh` (too big to commit). Point `WORDSPOT_W2V_BENCH_DIR` at the
+//! folder holding `base-L6.onnx`, `base-L6.int8.onnx`, `base-L12.onnx`,
+//! `base-L12.int8.onnx` (each with its `.json` sidecar); missing files are
+//! skipped with a message. Each iteration encodes 10 s of audio, so
+//! real-time factor = time per iteration / 10 s.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use wordspot::features::wav2vec2::{Wav2vec2, Wav2vec2Model};
+use wordspot::features::{Frontend, Wav2vec2Config};
+
+const SECONDS: usize = 10;
+
+fn signal() -> Vec<f32> {
+    // Deterministic harmonic signal with noise-like jitter (content does not matter for timing).
+    (0..SECONDS * 16000)
+        .map(|i| {
+            let t = i as f32 / 16000.0;
+            0.3 * (2.0 * std::f32::consts::PI * 140.0 * t).sin()
+                + 0.1 * (2.0 * std::f32::consts::PI * 1100.0 * t).sin()
+                + (((i * 7919) % 1000) as f32 / 1000.0 - 0.5) * 0.02
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let Some(dir) = std::env::var_os("WORDSPOT_W2V_BENCH_DIR").map(PathBuf::from) else {
+        eprintln!(
+            "skipping wav2vec2 benches: WORDSPOT_W2V_BENCH_DIR not set (run models/bench.sh)"
+        );
+        return;
+    };
+    let x = signal();
+    let mut g = c.benchmark_group("wav2vec2_10s");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(20));
+    for name in ["base-L6.int8", "base-L6", "base-L12.int8", "base-L12"] {
+        let path = dir.join(format!("{name}.onnx"));
+        if !path.is_file() {
+            eprintln!("skipping {name}: {} not found", path.display());
+            continue;
+        }
+        let model = match Wav2vec2Model::load(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("skipping {name}: {e}");
+                continue;
+            }
+        };
+        let cfg = Wav2vec2Config {
+            model: path.clone(),
+            layer: None,
+            chunk_s: 1.0,
+            context_s: 0.5,
+            lookahead_s: 0.25,
+        };
+        let mut fe = Wav2vec2::with_model(cfg, model).expect("frontend");
+        g.bench_function(format!("{name}/whole"), |b| {
+            b.iter(|| fe.infer(&x).expect("inference"))
+        });
+        if name.starts_with("base-L6") {
+            let mut out = Vec::with_capacity(SECONDS * 50 * 768);
+            g.bench_function(format!("{name}/stream_1s_ctx0.5_la0.25"), |b| {
+                b.iter(|| {
+                    out.clear();
+                    fe.reset();
+                    for block in x.chunks(1600) {
+                        fe.push(block, &mut out).expect("push");
+                    }
+                    fe.finish(&mut out).expect("finish");
+                    out.len()
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

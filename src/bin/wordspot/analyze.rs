@@ -1,0 +1,336 @@
+//! `wordspot fit-stats` (normalizer statistics from background audio) and
+//! `wordspot analyze` (anisotropy, rogue dimensions, IsoScore, plots).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use ndarray::Array2;
+use wordspot::analysis::{self, plot, AnalysisConfig};
+use wordspot::features::{self, FrontendConfig};
+use wordspot::normalize::{NormSpec, Normalizer, StatsAccumulator};
+
+use crate::common::FrontendArgs;
+
+/// Audio file extensions picked up inside folders.
+const AUDIO_EXTENSIONS: [&str; 4] = ["wav", "flac", "ogg", "mp3"];
+
+/// Fit normalizer statistics (mean, std, principal directions) on background audio.
+#[derive(Debug, Args)]
+pub struct FitStatsArgs {
+    #[command(flatten)]
+    pub frontend: FrontendArgs,
+    /// Where to write the statistics (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Principal directions to store (the largest K usable by --normalize pca:K).
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub components: usize,
+    /// Audio files or folders (searched recursively).
+    #[arg(required = true, value_name = "AUDIO")]
+    pub audio: Vec<PathBuf>,
+}
+
+/// Output format of `analyze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AnalyzeFormat {
+    /// An aligned table.
+    Table,
+    /// One JSON object per layer × normalizer.
+    Jsonl,
+}
+
+/// Measure anisotropy, rogue dimensions and IsoScore of the features of a set of recordings.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub frontend: FrontendArgs,
+    /// Frame pairs sampled per kind (same recording / different recordings).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub pairs: usize,
+    /// Seed of the random pair and frame sampling.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub seed: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: AnalyzeFormat,
+    /// Draw per-layer cosine-similarity distributions to FILE.png or FILE.svg.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Layers to analyze with a multi-layer model, e.g. `1-12` or `3,6,9` (default: all).
+    #[arg(long, value_name = "LIST")]
+    pub layers: Option<String>,
+    /// Normalizers compared, comma-separated. They are fitted on the analyzed
+    /// recordings themselves, or read from --stats when given.
+    #[arg(
+        long,
+        default_value = "none,standardize,drop:2,pca:2",
+        value_name = "LIST"
+    )]
+    pub normalizers: String,
+    /// Frames sampled for IsoScore and for fitting the compared normalizers.
+    #[arg(long, default_value_t = 4000, value_name = "N")]
+    pub sample_frames: usize,
+    /// Audio files or folders (searched recursively).
+    #[arg(required = true, value_name = "AUDIO")]
+    pub audio: Vec<PathBuf>,
+}
+
+/// Expands files and folders (recursively, audio extensions only) into a sorted file list.
+pub fn collect_audio(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("{}: cannot read folder", dir.display()))?;
+        let mut paths = Vec::new();
+        for e in entries {
+            let e = e.with_context(|| format!("{}: cannot read folder", dir.display()))?;
+            paths.push(e.path());
+        }
+        paths.sort();
+        for p in paths {
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+            {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            walk(p, &mut out)?;
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            bail!("{}: no such file or folder", p.display());
+        }
+    }
+    if out.is_empty() {
+        bail!("no audio files found in the given paths");
+    }
+    Ok(out)
+}
+
+/// `wordspot fit-stats`.
+pub fn fit_stats(args: FitStatsArgs) -> Result<()> {
+    if args.frontend.normalize != "none" || args.frontend.stats.is_some() {
+        bail!("fit-stats measures raw features: --normalize and --stats are not used here");
+    }
+    let cfg = args.frontend.config()?;
+    let mut fe = cfg.build()?;
+    let files = collect_audio(&args.audio)?;
+    let mut acc = StatsAccumulator::with_covariance(fe.dim());
+    let (mut used, mut skipped, mut samples_total) = (0usize, 0usize, 0u64);
+    let mut buf: Vec<f32> = Vec::new();
+    for path in &files {
+        let samples = match wordspot::audio::read_file(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("warning: skipping {e}");
+                skipped += 1;
+                continue;
+            }
+        };
+        // Stream the file through the frontend in 1 s blocks so only one
+        // block of features is held at a time.
+        fe.reset();
+        let mut ok = true;
+        for block in samples.chunks(wordspot::SAMPLE_RATE as usize) {
+            buf.clear();
+            if let Err(e) = fe.push(block, &mut buf) {
+                eprintln!("warning: skipping {}: {e}", path.display());
+                ok = false;
+                break;
+            }
+            acc.push_frames(&buf)?;
+        }
+        if ok {
+            buf.clear();
+            match fe.finish(&mut buf) {
+                Ok(_) => acc.push_frames(&buf)?,
+                Err(e) => {
+                    eprintln!("warning: skipping the end of {}: {e}", path.display());
+                }
+            }
+            used += 1;
+            samples_total += samples.len() as u64;
+        } else {
+            skipped += 1;
+        }
+    }
+    if acc.count() < 2 {
+        bail!(
+            "{}: not enough feature frames to fit statistics ({} from {used} usable files)",
+            args.out.display(),
+            acc.count()
+        );
+    }
+    let stats = acc.fit(&cfg, args.components)?;
+    stats.save(&args.out)?;
+    let hours = samples_total as f64 / wordspot::SAMPLE_RATE as f64 / 3600.0;
+    eprintln!(
+        "fit-stats: {} frames ({}-dim, {}) from {used} files, {hours:.4} h of audio{}{} -> {}",
+        acc.count(),
+        fe.dim(),
+        cfg.name(),
+        if skipped > 0 {
+            format!(", {skipped} files skipped")
+        } else {
+            String::new()
+        },
+        if acc.skipped() > 0 {
+            format!(", {} non-finite frames ignored", acc.skipped())
+        } else {
+            String::new()
+        },
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Parses `1-12`, `3,6,9` or `1-4,8`.
+fn parse_layers(list: &str) -> Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let num = |s: &str| -> Result<usize> {
+            s.trim()
+                .parse()
+                .with_context(|| format!("--layers: '{part}' is not a layer number or range"))
+        };
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (num(a)?, num(b)?);
+                if a > b {
+                    bail!("--layers: range '{part}' is empty");
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(num(part)?),
+        }
+    }
+    if out.is_empty() {
+        bail!("--layers: no layer given");
+    }
+    Ok(out)
+}
+
+/// `wordspot analyze`.
+pub fn analyze(args: AnalyzeArgs) -> Result<()> {
+    let cfg = args.frontend.config()?;
+    let mut fe = cfg.build()?;
+    let mut specs = NormSpec::parse_list(&args.normalizers)?;
+    if specs.is_empty() {
+        bail!("--normalizers: give at least one (e.g. none)");
+    }
+    let extra = NormSpec::parse(&args.frontend.normalize)?;
+    if !specs.contains(&extra) {
+        specs.push(extra);
+    }
+    if args.pairs == 0 {
+        bail!("--pairs must be at least 1");
+    }
+    // Normalizers from a statistics file are checked before any audio is read.
+    let from_file = match &args.frontend.stats {
+        Some(path) => Some(
+            specs
+                .iter()
+                .map(|s| Normalizer::from_spec(&s.to_string(), Some(path), &cfg, fe.dim()))
+                .collect::<wordspot::Result<Vec<_>>>()?,
+        ),
+        None => None,
+    };
+    let files = collect_audio(&args.audio)?;
+
+    let mut recs: Vec<Array2<f32>> = Vec::new();
+    for path in &files {
+        let feats =
+            wordspot::audio::read_file(path).and_then(|s| features::extract(fe.as_mut(), &s, path));
+        match feats {
+            Ok(f) => recs.push(f.data),
+            Err(e) => eprintln!("warning: skipping {e}"),
+        }
+    }
+    if recs.is_empty() {
+        bail!("no recording could be analyzed");
+    }
+    // TODO(multi-layer): when the wav2vec2 frontend exposes every layer of an
+    // --all-layers model, build one entry per selected layer here; until then
+    // the frontend's single output is analyzed as one layer.
+    let layer_id = match &cfg {
+        FrontendConfig::Wav2vec2(c) => c.layer.unwrap_or(0),
+        _ => 0,
+    };
+    if let Some(list) = &args.layers {
+        let wanted = parse_layers(list)?;
+        if wanted != [layer_id] {
+            bail!(
+                "--layers {list}: {} gives one output (layer {layer_id}); analyzing several layers needs a multi-layer (--all-layers) model",
+                cfg.name()
+            );
+        }
+    }
+    let layers = vec![(layer_id, recs)];
+    let acfg = AnalysisConfig {
+        pairs: args.pairs,
+        seed: args.seed,
+        sample_frames: args.sample_frames.max(2),
+    };
+    let reports = match &from_file {
+        Some(norms) => {
+            let mut out = Vec::new();
+            for (layer, recs) in &layers {
+                out.extend(analysis::analyze_layer(*layer, recs, norms, &acfg)?);
+            }
+            out
+        }
+        None => analysis::analyze_layers(&layers, &specs, &cfg, &acfg)?,
+    };
+
+    let frames: usize = layers[0].1.iter().map(|r| r.nrows()).sum();
+    match args.format {
+        AnalyzeFormat::Table => {
+            println!(
+                "# {} recordings, {frames} frames, frontend {}, {} pairs per kind, seed {}, normalizers {}",
+                layers[0].1.len(),
+                cfg.name(),
+                args.pairs,
+                args.seed,
+                match &args.frontend.stats {
+                    Some(p) => format!("from {}", p.display()),
+                    None => "fitted on these recordings".into(),
+                }
+            );
+            print!("{}", analysis::format_table(&reports));
+        }
+        AnalyzeFormat::Jsonl => {
+            for r in &reports {
+                println!("{}", serde_json::to_string(r)?);
+            }
+        }
+    }
+    if let Some(p) = &args.plot {
+        plot::plot_cosines(&reports, p)?;
+        eprintln!("analyze: plot written to {}", p.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_lists() {
+        assert_eq!(parse_layers("1-3").unwrap(), vec![1, 2, 3]);
+        assert_eq!(parse_layers("3,6, 9").unwrap(), vec![3, 6, 9]);
+        assert_eq!(parse_layers("0-1,5").unwrap(), vec![0, 1, 5]);
+        assert!(parse_layers("5-2").is_err());
+        assert!(parse_layers("x").is_err());
+        assert!(parse_layers("").is_err());
+    }
+}
