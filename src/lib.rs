@@ -19,6 +19,7 @@ pub mod dtw;
 pub mod error;
 pub mod eval;
 pub mod features;
+pub mod field;
 pub mod normalize;
 pub mod pipeline;
 mod plot;

@@ -11,11 +11,16 @@
 //! ```
 //!
 //! Blocks are recycled, so the steady state allocates nothing.
+//!
+//! [`spawn_with_tap`] also hands every block and event to a [`Tap`] on the
+//! processing thread (clip saving, durable logs: see [`crate::field`]).
+//! A source that fails with [`Error::Device`] (device lost) is retried with
+//! back-off ([`Retry`]) instead of ending the stream.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use serde::Serialize;
@@ -190,6 +195,12 @@ pub struct Counters {
     pub dropped_frames: AtomicU64,
     /// Times the capture stream was re-opened after an error.
     pub reopens: AtomicU64,
+    /// Recoverable source errors (device lost) that were retried.
+    pub source_errors: AtomicU64,
+    /// Microseconds the processing thread spent working (tap + spotter).
+    pub busy_us: AtomicU64,
+    /// The last recoverable source error.
+    pub last_source_error: Mutex<Option<String>>,
 }
 
 /// A snapshot of [`Counters`].
@@ -207,6 +218,10 @@ pub struct Summary {
     pub dropped_frames: u64,
     /// Capture stream re-opens.
     pub reopens: u64,
+    /// Recoverable source errors that were retried.
+    pub source_errors: u64,
+    /// Microseconds of processing-thread work.
+    pub busy_us: u64,
 }
 
 impl Counters {
@@ -219,8 +234,58 @@ impl Counters {
             overruns: self.overruns.load(Ordering::Relaxed),
             dropped_frames: self.dropped_frames.load(Ordering::Relaxed),
             reopens: self.reopens.load(Ordering::Relaxed),
+            source_errors: self.source_errors.load(Ordering::Relaxed),
+            busy_us: self.busy_us.load(Ordering::Relaxed),
         }
     }
+
+    /// The last recoverable source error, if any.
+    pub fn last_source_error(&self) -> Option<String> {
+        self.last_source_error
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Back-off policy for recoverable source errors ([`Error::Device`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// Consecutive failed reads tolerated before the pipeline stops with the error.
+    pub max_consecutive: u32,
+    /// Wait after the first failure; doubled after each further one.
+    pub first_backoff: Duration,
+    /// Longest wait between attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            max_consecutive: 20,
+            first_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Sees the audio and the events of a running pipeline, on its processing
+/// thread (see [`spawn_with_tap`]). Implementations must not block for long
+/// and should not allocate in [`Tap::on_audio`].
+pub trait Tap: Send {
+    /// Every block of 16 kHz samples, before the spotter processes it.
+    fn on_audio(&mut self, samples: &[f32]);
+    /// Every decided event, before it is sent to [`Pipeline::events`].
+    fn on_event(&mut self, e: &Event);
+    /// The stream has ended (called once, after the last event).
+    fn on_end(&mut self) {}
+}
+
+struct NoTap;
+
+impl Tap for NoTap {
+    fn on_audio(&mut self, _: &[f32]) {}
+    fn on_event(&mut self, _: &Event) {}
 }
 
 /// Pipeline options.
@@ -230,6 +295,8 @@ pub struct PipelineOptions {
     pub realtime: bool,
     /// Blocks in flight between the source and processing threads.
     pub queue: usize,
+    /// Retrying recoverable source errors.
+    pub retry: Retry,
 }
 
 impl Default for PipelineOptions {
@@ -237,6 +304,7 @@ impl Default for PipelineOptions {
         PipelineOptions {
             realtime: false,
             queue: 16,
+            retry: Retry::default(),
         }
     }
 }
@@ -282,7 +350,17 @@ fn join(h: Option<JoinHandle<Result<()>>>) -> Result<()> {
 }
 
 /// Starts the source and processing threads.
-pub fn spawn(mut source: Box<dyn Source>, mut spotter: Spotter, opts: PipelineOptions) -> Pipeline {
+pub fn spawn(source: Box<dyn Source>, spotter: Spotter, opts: PipelineOptions) -> Pipeline {
+    spawn_with_tap(source, spotter, opts, Box::new(NoTap))
+}
+
+/// Like [`spawn`], and `tap` sees every block and event on the processing thread.
+pub fn spawn_with_tap(
+    mut source: Box<dyn Source>,
+    mut spotter: Spotter,
+    opts: PipelineOptions,
+    mut tap: Box<dyn Tap>,
+) -> Pipeline {
     let counters = Arc::new(Counters::default());
     let stop = Arc::new(AtomicBool::new(false));
     let (block_tx, block_rx) = bounded::<Vec<f32>>(opts.queue.max(1));
@@ -297,14 +375,34 @@ pub fn spawn(mut source: Box<dyn Source>, mut spotter: Spotter, opts: PipelineOp
         let stop = stop.clone();
         std::thread::Builder::new()
             .name("wordspot-source".into())
-            .spawn(move || read_source(&mut *source, &block_tx, &free_rx, &counters, &stop))
+            .spawn(move || {
+                read_source(
+                    &mut *source,
+                    &block_tx,
+                    &free_rx,
+                    &counters,
+                    &stop,
+                    &opts.retry,
+                )
+            })
             .expect("spawn source thread")
     };
     let proc = {
         let counters = counters.clone();
         std::thread::Builder::new()
             .name("wordspot-process".into())
-            .spawn(move || process(&mut spotter, &block_rx, &free_tx, &event_tx, &counters))
+            .spawn(move || {
+                let r = process(
+                    &mut spotter,
+                    &mut *tap,
+                    &block_rx,
+                    &free_tx,
+                    &event_tx,
+                    &counters,
+                );
+                tap.on_end();
+                r
+            })
             .expect("spawn processing thread")
     };
     Pipeline {
@@ -322,13 +420,16 @@ fn read_source(
     free: &Receiver<Vec<f32>>,
     counters: &Counters,
     stop: &AtomicBool,
+    retry: &Retry,
 ) -> Result<()> {
     while !stop.load(Ordering::Relaxed) {
         let mut buf = free
             .recv_timeout(Duration::from_millis(100))
             .unwrap_or_default();
         buf.clear();
-        let n = source.read(&mut buf)?;
+        let Some(n) = read_retrying(source, &mut buf, counters, stop, retry)? else {
+            break; // stopped while waiting to retry
+        };
         let st = source.stats();
         counters.overruns.store(st.overruns, Ordering::Relaxed);
         counters
@@ -346,23 +447,65 @@ fn read_source(
     Ok(())
 }
 
+/// One read; recoverable errors are counted and retried with back-off.
+/// `Ok(None)` when `stop` was set while waiting.
+fn read_retrying(
+    source: &mut dyn Source,
+    buf: &mut Vec<f32>,
+    counters: &Counters,
+    stop: &AtomicBool,
+    retry: &Retry,
+) -> Result<Option<usize>> {
+    let mut failures = 0u32;
+    let mut wait = retry.first_backoff;
+    loop {
+        match source.read(buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e @ Error::Device(_)) if failures < retry.max_consecutive => {
+                failures += 1;
+                counters.source_errors.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut g) = counters.last_source_error.lock() {
+                    *g = Some(format!("{}: {e}", source.name()));
+                }
+                buf.clear();
+                let until = Instant::now() + wait;
+                while Instant::now() < until {
+                    if stop.load(Ordering::Relaxed) {
+                        return Ok(None);
+                    }
+                    std::thread::sleep(Duration::from_millis(10).min(wait));
+                }
+                wait = (wait * 2).min(retry.max_backoff);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn process(
     spotter: &mut Spotter,
+    tap: &mut dyn Tap,
     rx: &Receiver<Vec<f32>>,
     free: &Sender<Vec<f32>>,
     events: &Sender<Event>,
     counters: &Counters,
 ) -> Result<()> {
-    let mut sink = |e: Event| {
+    let emit = |tap: &mut dyn Tap, e: Event| {
         counters.detections.fetch_add(1, Ordering::Relaxed);
+        tap.on_event(&e);
         let _ = events.send(e);
     };
     for block in rx.iter() {
-        spotter.push(&block, &mut sink)?;
+        let t = Instant::now();
+        tap.on_audio(&block);
+        spotter.push(&block, &mut |e| emit(tap, e))?;
         counters.frames.store(spotter.frames(), Ordering::Relaxed);
+        counters
+            .busy_us
+            .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
         let _ = free.send(block);
     }
-    spotter.finish(&mut sink)?;
+    spotter.finish(&mut |e| emit(tap, e))?;
     counters.frames.store(spotter.frames(), Ordering::Relaxed);
     Ok(())
 }

@@ -1,15 +1,20 @@
 //! `wordspot listen`: spot enrolled keywords in a live or recorded stream.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use crossbeam_channel::RecvTimeoutError;
 use wordspot::audio::Source;
 use wordspot::detector::{DetectorConfig, Fusion};
-use wordspot::pipeline::{spawn, Event, PipelineOptions, Spotter};
+use wordspot::field::{self, health_line, ClipConfig, DiskStore, FieldConfig, FieldStats, Rotate};
+use wordspot::pipeline::{
+    spawn, spawn_with_tap, Counters, Event, PipelineOptions, Spotter, Summary,
+};
 use wordspot::templates::{self, default_threshold};
 
 use crate::common::{Format, FrontendArgs};
@@ -56,9 +61,25 @@ pub struct ListenArgs {
     /// Output format (`table` prints human lines).
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// Append every event to this JSONL file durably (fsync per event).
+    /// Append every event to this JSONL file durably (fsync per event), with
+    /// wall-clock time; default `DIR/detections.jsonl` when `--clips DIR` is given.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Split the log: `never`, `daily` (FILE.YYYY-MM-DD.jsonl) or `size:MB` (FILE.0001.jsonl, ...).
+    #[arg(long, value_name = "never|daily|size:MB", default_value = "never")]
+    pub log_rotate: String,
+    /// Save a WAV clip around each detection in this folder.
+    #[arg(long, value_name = "DIR")]
+    pub clips: Option<PathBuf>,
+    /// Seconds of audio kept before each detection in its clip.
+    #[arg(long, default_value_t = 2.0)]
+    pub pre_roll: f64,
+    /// Seconds of audio kept after each detection in its clip.
+    #[arg(long, default_value_t = 1.0)]
+    pub post_roll: f64,
+    /// Print a health line (frames, overruns, CPU load, detections, clips) every SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    pub stats_every: Option<f64>,
     #[command(flatten)]
     pub fe: FrontendArgs,
 }
@@ -119,12 +140,16 @@ pub fn run(a: ListenArgs) -> Result<()> {
     };
     let spotter = Spotter::new(fe, norm, &keywords, &thresholds, det)?;
     let source = open_source(&a)?;
-    let mut log = match &a.log {
-        Some(p) => Some((open_log(p)?, p.clone())),
-        None => None,
+    // A match may last up to twice its template (DTW slope 2).
+    let field_cfg = field_config(&a, 2.0 * longest.1 + a.max_delay as f64)?;
+    let (pipeline, field) = match field_cfg {
+        Some(cfg) => {
+            let (tap, handle) = field::start(cfg, Box::new(DiskStore::new()))?;
+            let p = spawn_with_tap(source, spotter, PipelineOptions::default(), Box::new(tap));
+            (p, Some(handle))
+        }
+        None => (spawn(source, spotter, PipelineOptions::default()), None),
     };
-
-    let pipeline = spawn(source, spotter, PipelineOptions::default());
     let stop = pipeline.stop_flag();
     ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
         .context("installing the Ctrl-C handler")?;
@@ -138,14 +163,26 @@ pub fn run(a: ListenArgs) -> Result<()> {
             .join(", ")
     );
     let mut out = std::io::stdout().lock();
-    for e in pipeline.events.iter() {
-        if let Some((f, p)) = &mut log {
-            append_event(f, &e)
-                .with_context(|| format!("{}: writing the event log", p.display()))?;
+    let mut health = Health::new(a.stats_every)?;
+    loop {
+        match pipeline.events.recv_timeout(Duration::from_millis(250)) {
+            Ok(e) => print_event(&mut out, &e, a.format)?,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
         }
-        print_event(&mut out, &e, a.format)?;
+        health.tick(&pipeline.counters, field.as_ref().map(|f| &*f.stats));
     }
+    let counters = pipeline.counters.clone();
     let s = pipeline.join()?;
+    if let Some(f) = field {
+        let stats = f.stats.clone();
+        let fs = f.join();
+        health.tick(&counters, Some(&stats));
+        eprintln!(
+            "field capture: {} logged, {} lost, {} log write error(s), {} clip(s) saved, {} dropped",
+            fs.logged, fs.log_lost, fs.log_errors, fs.clips_saved, fs.clips_dropped
+        );
+    }
     eprintln!(
         "stopped: {:.1} s of audio, {} frames, {} overruns ({} frames dropped), {} re-opens, {} detection(s)",
         s.samples as f64 / wordspot::SAMPLE_RATE as f64,
@@ -197,21 +234,94 @@ fn open_mic(_: &ListenArgs) -> Result<Box<dyn Source>> {
     bail!("this build has no microphone support (feature `mic`); use --input FILE or -")
 }
 
-fn open_log(p: &Path) -> Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(p)
-        .with_context(|| format!("{}: cannot open the event log", p.display()))
+/// Field capture settings from the options (`None` when neither `--log` nor `--clips`).
+fn field_config(a: &ListenArgs, max_word: f64) -> Result<Option<FieldConfig>> {
+    let rotate: Rotate = a.log_rotate.parse()?;
+    let log = a
+        .log
+        .clone()
+        .or_else(|| a.clips.as_ref().map(|d| d.join("detections.jsonl")));
+    if log.is_none() && a.clips.is_none() {
+        return Ok(None);
+    }
+    if let Some(p) = &log {
+        // Fail at start, not at the first detection, when the log cannot be written.
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("{}: cannot create the log folder", dir.display()))?;
+        }
+        if rotate == Rotate::Never {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("{}: cannot open the event log", p.display()))?;
+        }
+    }
+    Ok(Some(FieldConfig {
+        clips: a.clips.as_ref().map(|d| ClipConfig {
+            dir: d.clone(),
+            pre_roll: a.pre_roll,
+            post_roll: a.post_roll,
+            max_word,
+        }),
+        log: log.map(|p| (p, rotate)),
+        max_queued_clips: 0,
+    }))
 }
 
-/// Appends one JSON line and forces it to disk.
-fn append_event(f: &mut File, e: &Event) -> std::io::Result<()> {
-    let mut line = serde_json::to_string(e).map_err(std::io::Error::other)?;
-    line.push('\n');
-    f.write_all(line.as_bytes())?;
-    f.flush()?;
-    f.sync_data()
+/// The `--stats-every` health line and storage/source error warnings.
+struct Health {
+    every: Option<Duration>,
+    last: Instant,
+    before: Summary,
+    errors_seen: u64,
+    source_errors_seen: u64,
+}
+
+impl Health {
+    fn new(every: Option<f64>) -> Result<Self> {
+        let every = match every {
+            Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+            Some(s) => bail!("--stats-every must be a positive number of seconds, got {s}"),
+            None => None,
+        };
+        Ok(Health {
+            every,
+            last: Instant::now(),
+            before: Summary::default(),
+            errors_seen: 0,
+            source_errors_seen: 0,
+        })
+    }
+
+    fn tick(&mut self, c: &Counters, f: Option<&FieldStats>) {
+        if let Some(f) = f {
+            let n = f.error_count.load(Ordering::Relaxed);
+            if n > self.errors_seen {
+                self.errors_seen = n;
+                if let Some(msg) = f.last_error() {
+                    eprintln!("warning: {msg}");
+                }
+            }
+        }
+        let now = c.summary();
+        if now.source_errors > self.source_errors_seen {
+            self.source_errors_seen = now.source_errors;
+            if let Some(msg) = c.last_source_error() {
+                eprintln!("warning: audio source failed, retrying: {msg}");
+            }
+        }
+        if let Some(every) = self.every {
+            let dt = self.last.elapsed();
+            if dt >= every {
+                let fs = f.map(FieldStats::summary);
+                eprintln!("{}", health_line(&now, &self.before, dt, fs.as_ref()));
+                self.before = now;
+                self.last = Instant::now();
+            }
+        }
+    }
 }
 
 /// Prints one event in the chosen format.

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Builds stripped release binaries of the wordspot CLI and the examples for a
+# Raspberry Pi target with Debian's cross toolchains.
+#
+#   cross/build.sh aarch64-unknown-linux-gnu        # Pi 3/4/5, 64-bit OS
+#   cross/build.sh armv7-unknown-linux-gnueabihf    # 32-bit Raspberry Pi OS
+#   cross/build.sh TARGET --no-mic                  # without ALSA/cpal
+#   cross/build.sh TARGET --test                    # also run the library and
+#                                                   # field tests under qemu-user
+#
+# Output: dist/TARGET/{wordspot,listen,enroll,search,field_recorder}.
+# Prerequisites (Debian/Ubuntu): see cross/README.md; as root,
+#   cross/build.sh --install-deps TARGET
+# installs the apt packages first (the Rust target is added with rustup).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+install_deps() {
+    local arch=$1 gcc=$2
+    dpkg --add-architecture "$arch"
+    apt-get update || true # a foreign-architecture index may be mid-sync; install decides
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        "gcc-$gcc" "libc6-dev-$arch-cross" "libasound2-dev:$arch" pkg-config qemu-user
+}
+
+if [ "${1:-}" = "--install-deps" ]; then INSTALL=1; shift; else INSTALL=0; fi
+TARGET=${1:?usage: cross/build.sh [--install-deps] TARGET [--no-mic] [--test]}
+shift
+MIC=1
+TEST=0
+for a in "$@"; do
+    case $a in
+    --no-mic) MIC=0 ;;
+    --test) TEST=1 ;;
+    *) echo "cross/build.sh: unknown option $a" >&2; exit 2 ;;
+    esac
+done
+
+case $TARGET in
+aarch64-unknown-linux-gnu) ARCH=arm64 TRIPLE=aarch64-linux-gnu ;;
+armv7-unknown-linux-gnueabihf) ARCH=armhf TRIPLE=arm-linux-gnueabihf ;;
+*) echo "cross/build.sh: unsupported target $TARGET (aarch64-unknown-linux-gnu or armv7-unknown-linux-gnueabihf)" >&2; exit 2 ;;
+esac
+if [ $INSTALL = 1 ]; then install_deps "$ARCH" "$TRIPLE"; fi
+
+for tool in "$TRIPLE-gcc" "$TRIPLE-strip"; do
+    command -v "$tool" >/dev/null || { echo "cross/build.sh: $tool not found: apt-get install gcc-$TRIPLE (see cross/README.md)" >&2; exit 1; }
+done
+if ! rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
+    rustup target add "$TARGET" ||
+        { echo "cross/build.sh: the Rust standard library for $TARGET is missing and 'rustup target add $TARGET' failed" >&2; exit 1; }
+fi
+
+# pkg-config finds the target's ALSA (multiarch, installed into /) and not the host's.
+export PKG_CONFIG_ALLOW_CROSS=1
+export PKG_CONFIG_SYSROOT_DIR=/
+export PKG_CONFIG_LIBDIR=/usr/lib/$TRIPLE/pkgconfig:/usr/share/pkgconfig
+# The C compiler for build scripts' target code (tract's ARM assembly kernels).
+TU=$(echo "$TARGET" | tr '-' '_')
+export "CC_$TU=$TRIPLE-gcc" "AR_$TU=$TRIPLE-ar"
+
+FEATURES=()
+if [ $MIC = 0 ]; then FEATURES=(--no-default-features --features wav2vec2); fi
+if [ $MIC = 1 ] && ! [ -e "/usr/lib/$TRIPLE/pkgconfig/alsa.pc" ]; then
+    echo "cross/build.sh: ALSA for $ARCH missing: dpkg --add-architecture $ARCH; apt-get install libasound2-dev:$ARCH (or pass --no-mic)" >&2
+    exit 1
+fi
+
+CARGO=(cargo --config cross/config.toml)
+"${CARGO[@]}" build --profile dist --target "$TARGET" "${FEATURES[@]}" --bin wordspot --examples
+
+OUT=dist/$TARGET
+mkdir -p "$OUT"
+SRC=${CARGO_TARGET_DIR:-target}/$TARGET/dist
+for b in wordspot examples/listen examples/enroll examples/search examples/field_recorder; do
+    if [ -f "$SRC/$b" ]; then
+        "$TRIPLE-strip" -o "$OUT/$(basename "$b")" "$SRC/$b"
+    fi
+done
+ls -l "$OUT"
+file "$OUT"/* 2>/dev/null || true
+
+if [ $TEST = 1 ]; then
+    command -v "qemu-${TRIPLE%%-*}" >/dev/null || [ "$ARCH" = armhf ] ||
+        { echo "cross/build.sh: qemu-user missing (apt-get install qemu-user)" >&2; exit 1; }
+    "${CARGO[@]}" test --target "$TARGET" "${FEATURES[@]}" --lib --test field_capture
+fi
