@@ -363,5 +363,18 @@ fn enroll_then_listen_on_a_file_prints_json_events() {
     for k in ["keyword", "start", "end", "distance", "template"] {
         assert!(!events[0][k].is_null(), "{k} missing");
     }
-    assert_eq!(std::fs::read_to_string(&log).unwrap(), stdout);
+    // The durable log holds the same events, with a sequence number and wall-clock time.
+    let logged: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(logged.len(), events.len());
+    for (i, (l, e)) in logged.iter().zip(&events).enumerate() {
+        assert_eq!(l["seq"], (i + 1) as u64);
+        assert!(l["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+        for k in ["keyword", "start", "end", "distance", "template"] {
+            assert_eq!(l[k], e[k], "{k}");
+        }
+    }
 }

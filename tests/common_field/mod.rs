@@ -1,5 +1,5 @@
 //! Shared helpers for the field-capture tests: a spotter for "seven" enrolled
-//! from the bundled FSDD demo takes (speaker george) and the demo stream
+//! from FSDD takes 0-2 of speaker george (../shared/data) and the demo stream
 //! (speaker jackson, "seven" three times). Audio: Free Spoken Digit Dataset,
 //! CC BY-SA 4.0, bundled in examples/demo.
 
@@ -110,7 +110,9 @@ pub fn spotter_with(store: &Path, threshold: Option<f32>) -> Spotter {
     if !store.join("seven").exists() {
         let takes: Vec<TakeAudio> = (0..3)
             .map(|i| {
-                let p = demo().join(format!("enroll/seven_{i}.wav"));
+                let p = fsdd()
+                    .expect("enrollment needs the FSDD data")
+                    .join(format!("7_george_{i}.wav"));
                 TakeAudio {
                     samples: read_file(&p).unwrap(),
                     source: p.display().to_string(),
