@@ -70,9 +70,6 @@ impl Spotter {
         thresholds: &[f32],
         cfg: DetectorConfig,
     ) -> Result<Self> {
-        if keywords.len() != thresholds.len() {
-            return Err(Error::invalid("one threshold per keyword is needed"));
-        }
         if normalizer.in_dim() != frontend.dim() {
             return Err(Error::invalid(format!(
                 "normalizer expects {}-dimensional frames, the frontend gives {}",
@@ -80,21 +77,9 @@ impl Spotter {
                 frontend.dim()
             )));
         }
-        let kts = keywords
-            .iter()
-            .zip(thresholds)
-            .map(|(k, &threshold)| KeywordTemplates {
-                name: k.manifest.keyword.clone(),
-                templates: k
-                    .templates
-                    .iter()
-                    .map(|(id, f)| (id.clone(), f.data.view()))
-                    .collect(),
-                threshold,
-            })
-            .collect();
-        let detector = Detector::new(
-            kts,
+        let detector = build_detector(
+            keywords,
+            thresholds,
             cfg,
             normalizer.out_dim(),
             frontend.hop(),
@@ -178,6 +163,35 @@ impl Spotter {
         }
         self.dets.clear();
     }
+}
+
+/// A [`Detector`] for loaded keywords, one threshold each, on frames of
+/// `dim` values with the given hop and window (samples).
+pub fn build_detector(
+    keywords: &[Keyword],
+    thresholds: &[f32],
+    cfg: DetectorConfig,
+    dim: usize,
+    hop: usize,
+    window: usize,
+) -> Result<Detector> {
+    if keywords.len() != thresholds.len() {
+        return Err(Error::invalid("one threshold per keyword is needed"));
+    }
+    let kts = keywords
+        .iter()
+        .zip(thresholds)
+        .map(|(k, &threshold)| KeywordTemplates {
+            name: k.manifest.keyword.clone(),
+            templates: k
+                .templates
+                .iter()
+                .map(|(id, f)| (id.clone(), f.data.view()))
+                .collect(),
+            threshold,
+        })
+        .collect();
+    Detector::new(kts, cfg, dim, hop, window)
 }
 
 /// Live counters of a running pipeline.

@@ -27,10 +27,11 @@ use serde::Serialize;
 use super::labels::{Labels, Occurrence};
 use super::metrics::{miss_rate_at, quantiles, score_at, DetPoint, Scored};
 use crate::audio;
-use crate::detector::{Detections, Detector, DetectorConfig, Fusion, KeywordTemplates};
+use crate::detector::{Detections, Detector, DetectorConfig, Fusion};
 use crate::dtw::subsequence;
 use crate::features::{Features, Frontend, FrontendConfig};
 use crate::normalize::Normalizer;
+use crate::pipeline::build_detector;
 use crate::templates::Keyword;
 use crate::{Error, Result, SAMPLE_RATE};
 
@@ -114,23 +115,7 @@ pub fn run_detector(
     cfg: DetectorConfig,
     f: &Features,
 ) -> Result<Vec<Detected>> {
-    if keywords.len() != thresholds.len() {
-        return Err(Error::invalid("one threshold per keyword is needed"));
-    }
-    let kts = keywords
-        .iter()
-        .zip(thresholds)
-        .map(|(k, &threshold)| KeywordTemplates {
-            name: k.manifest.keyword.clone(),
-            templates: k
-                .templates
-                .iter()
-                .map(|(id, t)| (id.clone(), t.data.view()))
-                .collect(),
-            threshold,
-        })
-        .collect();
-    let mut det = Detector::new(kts, cfg, f.dim(), f.hop, f.window)?;
+    let mut det = build_detector(keywords, thresholds, cfg, f.dim(), f.hop, f.window)?;
     let mut out = Vec::new();
     let mut dets = Detections::new();
     let mut take = |det: &Detector, dets: &mut Detections| {
