@@ -15,7 +15,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::audio;
@@ -384,11 +383,6 @@ pub fn load(
             })
         })
         .collect()
-}
-
-/// Features as a plain matrix (helper for callers building detectors).
-pub fn matrix(f: &Features) -> &Array2<f32> {
-    &f.data
 }
 
 #[cfg(test)]
