@@ -13,7 +13,7 @@ use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 use super::resample::Converter;
-use super::{Source, SourceStats, BLOCK};
+use super::{Outbox, Source, SourceStats};
 use crate::{Error, Result};
 
 /// Extensions decoded by symphonia.
@@ -30,14 +30,12 @@ pub struct FileSource {
     conv: Converter,
     /// Interleaved input frames of the current block.
     input: Vec<f32>,
-    /// Converted output not yet handed out, from `pending_pos`.
-    pending: Vec<f32>,
-    pending_pos: usize,
+    /// Converted 16 kHz samples not yet handed out.
+    out: Outbox,
     /// Input frames seen so far (for error positions).
     frames_in: u64,
     ended: bool,
     finished: bool,
-    delivered: u64,
 }
 
 impl std::fmt::Debug for FileSource {
@@ -105,12 +103,10 @@ impl FileSource {
             dec,
             conv,
             input: Vec::new(),
-            pending: Vec::with_capacity(BLOCK * 2),
-            pending_pos: 0,
+            out: Outbox::new(),
             frames_in: 0,
             ended: false,
             finished: false,
-            delivered: 0,
         })
     }
 
@@ -132,13 +128,12 @@ impl FileSource {
             .map(|n| n as f64 / self.conv.rate() as f64)
     }
 
-    /// Decodes the next input block into `self.pending`.
+    /// Decodes input until converted samples are waiting in `self.out` or the file ends.
     fn refill(&mut self) -> Result<()> {
-        self.pending.clear();
-        self.pending_pos = 0;
-        while self.pending.is_empty() && !self.finished {
+        let pending = self.out.refill();
+        while pending.is_empty() && !self.finished {
             if self.ended {
-                self.conv.finish(&mut self.pending);
+                self.conv.finish(pending);
                 self.finished = true;
                 break;
             }
@@ -153,7 +148,7 @@ impl FileSource {
                     .map_err(|m| Error::audio(&self.path, m))?;
             }
             self.frames_in += (self.input.len() / ch) as u64;
-            self.conv.push(&self.input, &mut self.pending);
+            self.conv.push(&self.input, pending);
             if !more {
                 self.ended = true;
             }
@@ -164,15 +159,11 @@ impl FileSource {
 
 impl Source for FileSource {
     fn read(&mut self, out: &mut Vec<f32>) -> Result<usize> {
-        if self.pending_pos >= self.pending.len() {
+        if self.out.is_drained() {
             self.refill()?;
         }
-        let avail = &self.pending[self.pending_pos..];
-        let n = avail.len().min(BLOCK);
-        out.extend_from_slice(&avail[..n]);
-        self.pending_pos += n;
-        self.delivered += n as u64;
-        if n == 0 && self.delivered == 0 {
+        let n = self.out.deliver(out);
+        if n == 0 && self.out.delivered() == 0 {
             return Err(Error::audio(&self.path, "no audio samples in the file"));
         }
         Ok(n)
@@ -184,7 +175,7 @@ impl Source for FileSource {
 
     fn stats(&self) -> SourceStats {
         SourceStats {
-            samples: self.delivered,
+            samples: self.out.delivered(),
             ..SourceStats::default()
         }
     }

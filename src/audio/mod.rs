@@ -39,6 +39,54 @@ use crate::{Error, Result, SAMPLE_RATE};
 /// Most samples one [`Source::read`] call appends (100 ms at 16 kHz).
 pub const BLOCK: usize = 1600;
 
+/// Converted 16 kHz samples waiting to be handed out by a [`Source`] in
+/// blocks of at most [`BLOCK`]; counts what it has delivered. The file,
+/// standard-input and ring sources convert input in chunks into `buf` and
+/// deliver from it.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    buf: Vec<f32>,
+    pos: usize,
+    delivered: u64,
+}
+
+impl Outbox {
+    pub(crate) fn new() -> Self {
+        Self {
+            buf: Vec::with_capacity(BLOCK * 2),
+            pos: 0,
+            delivered: 0,
+        }
+    }
+
+    /// Whether everything converted so far has been handed out.
+    pub(crate) fn is_drained(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    /// Empties the buffer (drained or not) and returns it for refilling.
+    pub(crate) fn refill(&mut self) -> &mut Vec<f32> {
+        self.buf.clear();
+        self.pos = 0;
+        &mut self.buf
+    }
+
+    /// Appends up to [`BLOCK`] waiting samples to `out`; returns how many.
+    pub(crate) fn deliver(&mut self, out: &mut Vec<f32>) -> usize {
+        let avail = &self.buf[self.pos..];
+        let n = avail.len().min(BLOCK);
+        out.extend_from_slice(&avail[..n]);
+        self.pos += n;
+        self.delivered += n as u64;
+        n
+    }
+
+    /// Samples handed out so far.
+    pub(crate) fn delivered(&self) -> u64 {
+        self.delivered
+    }
+}
+
 /// Counters a source keeps; all zero where they do not apply.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SourceStats {

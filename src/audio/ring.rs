@@ -16,7 +16,7 @@ use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
 use super::resample::Converter;
-use super::{Source, SourceStats, BLOCK};
+use super::{Outbox, Source, SourceStats};
 use crate::{Error, Result};
 
 /// Samples converted per step inside the callback (stack buffer size).
@@ -216,12 +216,10 @@ pub struct RingSource {
     conv: Converter,
     name: String,
     raw: Vec<f32>,
-    pending: Vec<f32>,
-    pending_pos: usize,
+    out: Outbox,
     min_frames: usize,
     stall: Duration,
     finished: bool,
-    delivered: u64,
     /// Counters carried over from rings replaced by [`RingSource::replace`].
     base: SourceStats,
 }
@@ -248,15 +246,13 @@ impl RingSource {
         let min_frames = (rate as usize / 50).max(1);
         Ok(Self {
             raw: vec![0.0; min_frames * 4 * reader.channels()],
-            pending: Vec::with_capacity(BLOCK * 2),
-            pending_pos: 0,
+            out: Outbox::new(),
             reader,
             conv,
             name: name.to_string(),
             min_frames,
             stall: Duration::from_secs(2),
             finished: false,
-            delivered: 0,
             base: SourceStats::default(),
         })
     }
@@ -279,8 +275,7 @@ impl RingSource {
         let old = self.stats();
         let fresh = Self::new(reader, rate, &self.name)?.with_stall_timeout(self.stall);
         *self = fresh;
-        self.base = SourceStats { samples: 0, ..old };
-        self.delivered = old.samples;
+        self.base = old;
         Ok(())
     }
 
@@ -325,31 +320,24 @@ impl RingSource {
         }
     }
 
-    /// Hands out up to [`BLOCK`] converted samples, waiting for the ring as
+    /// Hands out up to [`BLOCK`](super::BLOCK) converted samples, waiting for the ring as
     /// described on [`RingSource`]. `Ok(0)` = end of stream; a stream error
     /// or stall comes back as `Err(event)` for the caller to handle.
     pub fn poll(&mut self, out: &mut Vec<f32>) -> std::result::Result<usize, RingEvent> {
         loop {
-            if self.pending_pos < self.pending.len() {
-                let avail = &self.pending[self.pending_pos..];
-                let n = avail.len().min(BLOCK);
-                out.extend_from_slice(&avail[..n]);
-                self.pending_pos += n;
-                self.delivered += n as u64;
-                return Ok(n);
+            if !self.out.is_drained() {
+                return Ok(self.out.deliver(out));
             }
             if self.finished {
                 return Ok(0);
             }
-            self.pending.clear();
-            self.pending_pos = 0;
             match self.wait() {
                 RingEvent::Data => {
                     let n = self.reader.pop(&mut self.raw);
-                    self.conv.push(&self.raw[..n], &mut self.pending);
+                    self.conv.push(&self.raw[..n], self.out.refill());
                 }
                 RingEvent::Closed => {
-                    self.conv.finish(&mut self.pending);
+                    self.conv.finish(self.out.refill());
                     self.finished = true;
                 }
                 other => return Err(other),
@@ -381,7 +369,7 @@ impl Source for RingSource {
     fn stats(&self) -> SourceStats {
         let s = self.reader.shared();
         SourceStats {
-            samples: self.delivered,
+            samples: self.base.samples + self.out.delivered(),
             overruns: self.base.overruns + s.overruns.load(Ordering::Relaxed),
             dropped_frames: self.base.dropped_frames + s.dropped_frames.load(Ordering::Relaxed),
             reopens: self.base.reopens,

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::decode::check_finite;
 use super::pcm::{read_wav_header, PcmFormat};
 use super::resample::Converter;
-use super::{Source, SourceStats, BLOCK};
+use super::{Outbox, Source, SourceStats};
 use crate::{Error, Result};
 
 /// A [`Source`] over any byte stream: standard input in the CLI, a `Cursor`
@@ -25,12 +25,11 @@ pub struct StdinSource<R: Read> {
     carry: usize,
     conv: Converter,
     input: Vec<f32>,
-    pending: Vec<f32>,
-    pending_pos: usize,
+    /// Converted 16 kHz samples not yet handed out.
+    out: Outbox,
     frames_in: u64,
     ended: bool,
     finished: bool,
-    delivered: u64,
     is_wav: bool,
 }
 
@@ -87,12 +86,10 @@ impl<R: Read> StdinSource<R> {
             bytes,
             conv,
             input: Vec::new(),
-            pending: Vec::with_capacity(BLOCK * 2),
-            pending_pos: 0,
+            out: Outbox::new(),
             frames_in: 0,
             ended: false,
             finished: false,
-            delivered: 0,
             is_wav: got == 4 && &head == b"RIFF",
         })
     }
@@ -110,11 +107,10 @@ impl<R: Read> StdinSource<R> {
     /// Reads what is available (at least one byte unless the stream ends)
     /// and converts the whole frames in it.
     fn refill(&mut self) -> Result<()> {
-        self.pending.clear();
-        self.pending_pos = 0;
-        while self.pending.is_empty() && !self.finished {
+        let pending = self.out.refill();
+        while pending.is_empty() && !self.finished {
             if self.ended {
-                self.conv.finish(&mut self.pending);
+                self.conv.finish(pending);
                 self.finished = true;
                 break;
             }
@@ -175,7 +171,7 @@ impl<R: Read> StdinSource<R> {
             self.frames_in += (whole / fb) as u64;
             self.bytes.copy_within(whole..have, 0);
             self.carry = have - whole;
-            self.conv.push(&self.input, &mut self.pending);
+            self.conv.push(&self.input, pending);
         }
         Ok(())
     }
@@ -183,15 +179,11 @@ impl<R: Read> StdinSource<R> {
 
 impl<R: Read + Send> Source for StdinSource<R> {
     fn read(&mut self, out: &mut Vec<f32>) -> Result<usize> {
-        if self.pending_pos >= self.pending.len() {
+        if self.out.is_drained() {
             self.refill()?;
         }
-        let avail = &self.pending[self.pending_pos..];
-        let n = avail.len().min(BLOCK);
-        out.extend_from_slice(&avail[..n]);
-        self.pending_pos += n;
-        self.delivered += n as u64;
-        if n == 0 && self.delivered == 0 {
+        let n = self.out.deliver(out);
+        if n == 0 && self.out.delivered() == 0 {
             return Err(Error::audio(&self.name, "no audio samples in the stream"));
         }
         Ok(n)
@@ -203,7 +195,7 @@ impl<R: Read + Send> Source for StdinSource<R> {
 
     fn stats(&self) -> SourceStats {
         SourceStats {
-            samples: self.delivered,
+            samples: self.out.delivered(),
             ..SourceStats::default()
         }
     }
