@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use wordspot::audio::write_wav;
 
@@ -17,6 +17,23 @@ fn wordspot(args: &[&str]) -> Output {
         )
         .output()
         .expect("run wordspot")
+}
+
+/// Runs wordspot with its standard output a pipe whose reader is already
+/// gone (as in `wordspot ... | head -0`).
+fn wordspot_into_closed_pipe(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wordspot"))
+        .args(args)
+        .env(
+            "WORDSPOT_CACHE",
+            std::env::temp_dir().join("wordspot-cli-test-cache"),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run wordspot");
+    drop(child.stdout.take());
+    child.wait_with_output().expect("wait for wordspot")
 }
 
 /// Asserts a clean failure: non-zero exit, no panic, one `error:` line that
@@ -377,4 +394,43 @@ fn enroll_then_listen_on_a_file_prints_json_events() {
             assert_eq!(l[k], e[k], "{k}");
         }
     }
+
+    // A reader that goes away (`| head`) ends the program quietly: exit 0,
+    // no panic, and the detection already made is in the durable log.
+    let t2 = f.path("templates2");
+    let out = wordspot_into_closed_pipe(&[
+        "enroll",
+        "--name",
+        "seven",
+        "--out",
+        s(&t2),
+        s(&take(7, 0)),
+        s(&take(7, 1)),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.is_empty(), "{err}");
+    assert!(
+        t2.join("seven").is_dir(),
+        "enroll did not store the keyword"
+    );
+    let log2 = f.path("events2.jsonl");
+    let out = wordspot_into_closed_pipe(&[
+        "listen",
+        "--templates",
+        s(&t),
+        "--input",
+        s(&input),
+        "--threshold",
+        "0.45",
+        "--log",
+        s(&log2),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("error:"),
+        "{err}"
+    );
+    let logged2 = std::fs::read_to_string(&log2).unwrap();
+    assert!(logged2.lines().count() >= 1, "nothing logged: {err}");
 }

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use std::io::Write;
+
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use ndarray::Array2;
@@ -362,7 +364,8 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
 
     match args.format {
         AnalyzeFormat::Table => {
-            println!(
+            writeln!(
+                std::io::stdout(),
                 "# {recordings} recordings, {frames} frames, frontend {}, {} layer(s), {} pairs per kind, seed {}, normalizers {}",
                 cfg.name(),
                 layers.len(),
@@ -372,12 +375,12 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
                     Some(p) => format!("from {}", p.display()),
                     None => "fitted on these recordings".into(),
                 }
-            );
-            print!("{}", analysis::format_table(&reports));
+            )?;
+            write!(std::io::stdout(), "{}", analysis::format_table(&reports))?;
         }
         AnalyzeFormat::Jsonl => {
             for r in &reports {
-                println!("{}", serde_json::to_string(r)?);
+                writeln!(std::io::stdout(), "{}", serde_json::to_string(r)?)?;
             }
         }
     }

@@ -10,6 +10,8 @@
 use std::fs;
 use std::path::Path;
 
+use std::io::Write;
+
 use anyhow::{Context, Result};
 use clap::Args;
 use wordspot::detector::DetectorConfig;
@@ -71,7 +73,11 @@ pub fn run(a: DemoArgs) -> Result<()> {
         fs::write(&p, bytes).with_context(|| format!("{}: cannot write", p.display()))?;
     }
     let (mut fe, norm) = a.fe.build()?;
-    println!("wordspot demo — frontend {}\n", fe.config().name());
+    writeln!(
+        std::io::stdout(),
+        "wordspot demo — frontend {}\n",
+        fe.config().name()
+    )?;
 
     // 1. Enroll "seven" from three takes by jackson.
     let store = root.join("templates");
@@ -97,10 +103,11 @@ pub fn run(a: DemoArgs) -> Result<()> {
             threshold: None,
         },
     )?;
-    println!(
+    writeln!(
+        std::io::stdout(),
         "1. enroll: 'seven' from 3 takes by jackson; leave-one-out threshold {:.3}",
         m.threshold
-    );
+    )?;
 
     // 1b. Calibrate the threshold on background speech without the word.
     let keywords = templates::load(&store, &mut *fe, &norm)?;
@@ -117,10 +124,11 @@ pub fn run(a: DemoArgs) -> Result<()> {
     }];
     let cal = calibrate(&background, &keywords, &[m.threshold], 0.0, cfg)?;
     let threshold = cal[0].threshold;
-    println!(
+    writeln!(
+        std::io::stdout(),
         "   calibrate: {:.1} s of other digits by jackson -> threshold {threshold:.3} (no false alarm there)",
         background[0].seconds
-    );
+    )?;
 
     // 2. Spot it in a stream of digits spoken by jackson.
     let stream_path = root.join("stream.wav");
@@ -133,7 +141,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
         spotter.push(block, &mut |e| events.push(e))?;
     }
     spotter.finish(&mut |e| events.push(e))?;
-    println!(
+    writeln!(
+        std::io::stdout(),
         "\n2. listen: {:.1} s stream of digits by jackson (other recordings), 'seven' said at {}",
         samples.len() as f64 / 16000.0,
         truth
@@ -141,27 +150,29 @@ pub fn run(a: DemoArgs) -> Result<()> {
             .map(|(s, e)| format!("{s:.2}-{e:.2}"))
             .collect::<Vec<_>>()
             .join(", ")
-    );
+    )?;
     for e in &events {
         let hit = truth.iter().any(|&(s, en)| e.start < en && s < e.end);
-        println!(
+        writeln!(
+            std::io::stdout(),
             "   {:>6.2}-{:<6.2} {}  distance {:.3}  {}",
             e.start,
             e.end,
             e.keyword,
             e.distance,
             if hit { "✓ hit" } else { "✗ false alarm" }
-        );
+        )?;
     }
     let found = truth
         .iter()
         .filter(|&&(s, en)| events.iter().any(|e| e.start < en && s < e.end))
         .count();
-    println!(
+    writeln!(
+        std::io::stdout(),
         "   found {found} of {} occurrences, {} event(s)",
         truth.len(),
         events.len()
-    );
+    )?;
 
     // 3. Search a corpus of recordings by other speakers with one take as the query.
     let mut fe = a.fe.build()?.0;
@@ -182,10 +193,11 @@ pub fn run(a: DemoArgs) -> Result<()> {
         },
         &|| {},
     )?;
-    println!(
+    writeln!(
+        std::io::stdout(),
         "\n3. search: query 'seven' by george over {} recordings by lucas, nicolas and jackson",
         files.len()
-    );
+    )?;
     for h in res.hits.iter().take(5) {
         let name = h
             .file
@@ -193,17 +205,23 @@ pub fn run(a: DemoArgs) -> Result<()> {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         let mark = if name.starts_with("7_") { "✓" } else { " " };
-        println!(
+        writeln!(
+            std::io::stdout(),
             "   {:>2}. {mark} {:<16} distance {:.3}  match {:.2}-{:.2} s",
-            h.rank, name, h.distance, h.start, h.end
-        );
+            h.rank,
+            name,
+            h.distance,
+            h.start,
+            h.end
+        )?;
     }
-    println!(
+    writeln!(
+        std::io::stdout(),
         "\n   MFCC matches the same speaker well but ranks other speakers poorly; a wav2vec2-family\n   \
          model (--frontend wav2vec2 --model FILE.onnx, see models/README.md) is the cross-speaker choice."
-    );
+    )?;
     if a.keep.is_some() {
-        println!("\nfiles kept in {}", root.display());
+        writeln!(std::io::stdout(), "\nfiles kept in {}", root.display())?;
     }
     Ok(())
 }

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use std::io::Write;
+
 use anyhow::{bail, Result};
 use clap::Args;
 use wordspot::templates::{enroll, Enrollment, TakeAudio};
@@ -90,22 +92,26 @@ pub fn run(a: EnrollArgs) -> Result<()> {
             threshold: a.threshold,
         },
     )?;
-    println!(
+    writeln!(
+        std::io::stdout(),
         "enrolled '{}' in {}: {} take(s), threshold {:.4} ({})",
         m.keyword,
         a.out.join(&m.keyword).display(),
         m.takes.len(),
         m.threshold,
         m.threshold_source
-    );
+    )?;
     for t in &m.takes {
         let loo = t
             .loo_distance
             .map_or("-".to_string(), |d| format!("{d:.4}"));
-        println!(
+        writeln!(
+            std::io::stdout(),
             "  {:<8} {:>5.2} s  nearest other take {loo}  ({})",
-            t.file, t.duration_s, t.source
-        );
+            t.file,
+            t.duration_s,
+            t.source
+        )?;
     }
     Ok(())
 }

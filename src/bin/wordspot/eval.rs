@@ -561,7 +561,8 @@ pub fn run_calibrate(a: CalibrateArgs) -> Result<()> {
         a.det.config(&a.fe),
     )?;
     let hours = cals.first().map_or(0.0, |c| c.hours);
-    println!(
+    writeln!(
+        std::io::stdout(),
         "calibrate: {} background file(s), {:.3} h; target {} FA/h => at most {} false alarm(s); FA rate resolution 1/{:.3} h = {:.3}/h",
         files.len(),
         hours,
@@ -569,14 +570,15 @@ pub fn run_calibrate(a: CalibrateArgs) -> Result<()> {
         cals.first().map_or(0, |c| c.allowed),
         hours,
         1.0 / hours
-    );
+    )?;
     if a.fa_per_hour > 0.0 && a.fa_per_hour * hours < 1.0 {
-        println!(
+        writeln!(
+            std::io::stdout(),
             "note: {:.3} h of background cannot measure {} FA/h (1 false alarm would be {:.2}/h): thresholds are set for 0 false alarms on it",
             hours,
             a.fa_per_hour,
             1.0 / hours
-        );
+        )?;
     }
     for ((k, c), old) in keywords.iter().zip(&cals).zip(&current) {
         let q = |x: f64| {
@@ -585,7 +587,8 @@ pub fn run_calibrate(a: CalibrateArgs) -> Result<()> {
                 .find(|(l, _)| (*l - x).abs() < 1e-9)
                 .map_or(f32::NAN, |v| v.1)
         };
-        println!(
+        writeln!(
+            std::io::stdout(),
             "{:<14} threshold {:.4} -> {:.4}  {} FA on background ({:.2}/h)  candidates {}  distance min {:.4} p1 {:.4} p5 {:.4} median {:.4}{}",
             c.keyword,
             old,
@@ -598,15 +601,19 @@ pub fn run_calibrate(a: CalibrateArgs) -> Result<()> {
             q(0.05),
             q(0.5),
             if c.constrained { "" } else { "  (not constrained: too few candidates, threshold kept)" }
-        );
+        )?;
         if !a.dry_run {
             stream::write_calibration(k, c, &cfg, &a.fe.normalize, a.fe.metric, &files)?;
         }
     }
     if a.dry_run {
-        println!("(dry run: manifests not changed)");
+        writeln!(std::io::stdout(), "(dry run: manifests not changed)")?;
     } else {
-        println!("thresholds written to {}", a.templates.display());
+        writeln!(
+            std::io::stdout(),
+            "thresholds written to {}",
+            a.templates.display()
+        )?;
     }
     Ok(())
 }

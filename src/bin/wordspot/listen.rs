@@ -151,7 +151,8 @@ pub fn run(a: ListenArgs) -> Result<()> {
         None => (spawn(source, spotter, PipelineOptions::default()), None),
     };
     let stop = pipeline.stop_flag();
-    ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+    let stop_on_signal = stop.clone();
+    ctrlc::set_handler(move || stop_on_signal.store(true, Ordering::SeqCst))
         .context("installing the Ctrl-C handler")?;
     eprintln!(
         "listening for {} keyword(s): {}",
@@ -164,9 +165,19 @@ pub fn run(a: ListenArgs) -> Result<()> {
     );
     let mut out = std::io::stdout().lock();
     let mut health = Health::new(a.stats_every)?;
+    // A failed write to standard output (the reader went away) stops the
+    // pipeline cleanly: the events already detected still reach the durable
+    // log and clips before the error is returned.
+    let mut out_error: Option<anyhow::Error> = None;
     loop {
         match pipeline.events.recv_timeout(Duration::from_millis(250)) {
-            Ok(e) => print_event(&mut out, &e, a.format)?,
+            Ok(e) if out_error.is_none() => {
+                if let Err(err) = print_event(&mut out, &e, a.format) {
+                    out_error = Some(err);
+                    stop.store(true, Ordering::SeqCst);
+                }
+            }
+            Ok(_) => {}
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
@@ -192,7 +203,10 @@ pub fn run(a: ListenArgs) -> Result<()> {
         s.reopens,
         s.detections
     );
-    Ok(())
+    match out_error {
+        Some(e) => Err(e.context("writing detections to standard output")),
+        None => Ok(()),
+    }
 }
 
 fn open_source(a: &ListenArgs) -> Result<Box<dyn Source>> {

@@ -56,9 +56,21 @@ fn main() {
         Command::Calibrate(a) => eval::run_calibrate(a),
     };
     if let Err(e) = result {
+        if is_broken_pipe(&e) {
+            // The reader went away (`wordspot search ... | head`): not an error.
+            std::process::exit(0);
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// Whether an error comes from writing to a closed pipe.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 #[cfg(test)]
