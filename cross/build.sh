@@ -5,10 +5,15 @@
 #   cross/build.sh aarch64-unknown-linux-gnu        # Pi 3/4/5, 64-bit OS
 #   cross/build.sh armv7-unknown-linux-gnueabihf    # 32-bit Raspberry Pi OS
 #   cross/build.sh TARGET --no-mic                  # without ALSA/cpal
-#   cross/build.sh TARGET --test                    # also run the library and
-#                                                   # field tests under qemu-user
+#   cross/build.sh TARGET --test [-- ARGS]          # also run the test suite
+#                                                   # under qemu-user (ARGS go
+#                                                   # to the test harness)
+#   cross/build.sh TARGET --profile dev             # another cargo profile
+#                                                   # (default: dist)
 #
-# Output: dist/TARGET/{wordspot,listen,enroll,search,field_recorder}.
+# Output: dist/TARGET/{wordspot,listen,enroll,search,field_recorder}, stripped.
+# With `--profile dev --test` the binaries and the tests share one build of
+# the dependencies (CI does this; `dist` is a second, fat-LTO build).
 # Prerequisites (Debian/Ubuntu): see cross/README.md; as root,
 #   cross/build.sh --install-deps TARGET
 # installs the apt packages first (the Rust target is added with rustup).
@@ -24,16 +29,29 @@ install_deps() {
 }
 
 if [ "${1:-}" = "--install-deps" ]; then INSTALL=1; shift; else INSTALL=0; fi
-TARGET=${1:?usage: cross/build.sh [--install-deps] TARGET [--no-mic] [--test]}
+USAGE="usage: cross/build.sh [--install-deps] TARGET [--no-mic] [--profile NAME] [--test [-- TEST-ARGS]]"
+TARGET=${1:?$USAGE}
 shift
 MIC=1
 TEST=0
-for a in "$@"; do
-    case $a in
+PROFILE=dist
+TEST_ARGS=()
+while [ $# -gt 0 ]; do
+    case $1 in
     --no-mic) MIC=0 ;;
     --test) TEST=1 ;;
-    *) echo "cross/build.sh: unknown option $a" >&2; exit 2 ;;
+    --profile)
+        PROFILE=${2:?$USAGE}
+        shift
+        ;;
+    --)
+        shift
+        TEST_ARGS=("$@")
+        break
+        ;;
+    *) echo "cross/build.sh: unknown option $1; $USAGE" >&2; exit 2 ;;
     esac
+    shift
 done
 
 case $TARGET in
@@ -67,11 +85,12 @@ if [ $MIC = 1 ] && ! [ -e "/usr/lib/$TRIPLE/pkgconfig/alsa.pc" ]; then
 fi
 
 CARGO=(cargo --config cross/config.toml)
-"${CARGO[@]}" build --profile dist --target "$TARGET" "${FEATURES[@]}" --bin wordspot --examples
+"${CARGO[@]}" build --profile "$PROFILE" --target "$TARGET" "${FEATURES[@]}" --bin wordspot --examples
 
 OUT=dist/$TARGET
 mkdir -p "$OUT"
-SRC=${CARGO_TARGET_DIR:-target}/$TARGET/dist
+case $PROFILE in dev) DIR=debug ;; *) DIR=$PROFILE ;; esac
+SRC=${CARGO_TARGET_DIR:-target}/$TARGET/$DIR
 for b in wordspot examples/listen examples/enroll examples/search examples/field_recorder; do
     if [ -f "$SRC/$b" ]; then
         "$TRIPLE-strip" -o "$OUT/$(basename "$b")" "$SRC/$b"
@@ -81,7 +100,19 @@ ls -l "$OUT"
 file "$OUT"/* 2>/dev/null || true
 
 if [ $TEST = 1 ]; then
-    command -v "qemu-${TRIPLE%%-*}" >/dev/null || [ "$ARCH" = armhf ] ||
-        { echo "cross/build.sh: qemu-user missing (apt-get install qemu-user)" >&2; exit 1; }
-    "${CARGO[@]}" test --target "$TARGET" "${FEATURES[@]}" --lib --test field_capture
+    # The whole test suite, built for TARGET and run under qemu-user (the
+    # runner in cross/config.toml); tests that start the CLI start it through
+    # $WORDSPOT_TEST_RUNNER.
+    QEMU=qemu-${TRIPLE%%-*} # qemu-aarch64, qemu-arm
+    command -v "$QEMU" >/dev/null ||
+        { echo "cross/build.sh: $QEMU missing (apt-get install qemu-user)" >&2; exit 1; }
+    if ! [ -e "/lib/$TRIPLE/libc.so.6" ] && ! [ -e "/usr/lib/$TRIPLE/libc.so.6" ]; then
+        # No multiarch libc6:$ARCH: use the cross toolchain's loader and libc.
+        export QEMU_LD_PREFIX=/usr/$TRIPLE
+    fi
+    # The stripped CLI as shipped: the bundled demo (enroll, calibrate, listen, search).
+    echo "cross/build.sh: $OUT/wordspot demo under $QEMU" >&2
+    "$QEMU" "$OUT/wordspot" demo
+    export WORDSPOT_TEST_RUNNER=$QEMU
+    "${CARGO[@]}" test --target "$TARGET" "${FEATURES[@]}" -- "${TEST_ARGS[@]}"
 fi

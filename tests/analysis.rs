@@ -2,28 +2,15 @@
 //! (`../shared/data/`): library API on log-power spectra, and the
 //! `wordspot fit-stats` / `wordspot analyze` commands with the MFCC frontend.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use ndarray::Array2;
 use realfft::RealFftPlanner;
 use wordspot::analysis::{analyze_layers, plot, AnalysisConfig};
-use wordspot::features::{self, FrontendConfig};
+use wordspot::features::FrontendConfig;
 use wordspot::normalize::{NormSpec, Normalizer, Stats, StatsAccumulator};
-
-/// `../shared/data`, or the folder named by `WORDSPOT_SHARED_DATA` (for
-/// checkouts that do not sit beside `shared/`).
-fn data_dir() -> Option<PathBuf> {
-    let p = std::env::var_os("WORDSPOT_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")));
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipping: ../shared/data not found");
-        None
-    }
-}
 
 /// The first `n` `.wav` files of a folder, sorted.
 fn wavs(dir: &Path, n: usize) -> Vec<PathBuf> {
@@ -74,7 +61,9 @@ fn speech_commands(root: &Path, per_word: usize) -> Vec<PathBuf> {
 
 #[test]
 fn log_spectra_of_real_speech_are_anisotropic_until_normalized() {
-    let Some(root) = data_dir() else { return };
+    let Some(root) = common::shared_data() else {
+        return;
+    };
     let files = speech_commands(&root, 8);
     assert_eq!(files.len(), 24);
     let recs: Vec<Array2<f32>> = files
@@ -139,22 +128,8 @@ fn log_spectra_of_real_speech_are_anisotropic_until_normalized() {
     assert!(a > 2.0 * a_raw, "background-fitted standardize: {a}");
 }
 
-/// Whether the MFCC frontend on this branch produces frames yet.
-fn mfcc_available() -> bool {
-    let mut fe = FrontendConfig::default().build().unwrap();
-    let noise: Vec<f32> = (0..16000)
-        .map(|i| ((i * 7919) % 200) as f32 / 1000.0 - 0.1)
-        .collect();
-    if features::extract(fe.as_mut(), &noise, Path::new("noise")).is_ok() {
-        true
-    } else {
-        eprintln!("skipping: the MFCC frontend gives no frames on this branch yet");
-        false
-    }
-}
-
 fn wordspot(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_wordspot"))
+    common::wordspot_cli()
         .args(args)
         .output()
         .expect("run wordspot")
@@ -162,10 +137,9 @@ fn wordspot(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn fit_stats_and_analyze_commands_with_mfcc() {
-    let Some(root) = data_dir() else { return };
-    if !mfcc_available() {
+    let Some(root) = common::shared_data() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let stats = dir.path().join("stats.json");
     let bg = root.join("spanish_one_speaker/heycomputer/es");

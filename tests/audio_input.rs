@@ -1,24 +1,16 @@
 //! Audio input on real recordings (../shared/data) and generated good and bad
 //! files: decoding, resampling, downmixing, streaming, error messages.
 
+mod common;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use proptest::prelude::*;
 use wordspot::audio::{
     decode_bytes, read_file, read_segment, Encoding, FileSource, PcmFormat, Source, StdinSource,
     BLOCK,
 };
-
-fn data_dir() -> Option<PathBuf> {
-    let d = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data"));
-    if d.is_dir() {
-        Some(d.to_path_buf())
-    } else {
-        eprintln!("skipping: ../shared/data not found");
-        None
-    }
-}
 
 fn read_i16_wav(p: &Path) -> (hound::WavSpec, Vec<f32>) {
     let mut r = hound::WavReader::open(p).unwrap();
@@ -42,7 +34,9 @@ fn corr(a: &[f32], b: &[f32]) -> f64 {
 
 #[test]
 fn fsdd_8k_wav_is_upsampled_with_exact_duration() {
-    let Some(d) = data_dir() else { return };
+    let Some(d) = common::shared_data() else {
+        return;
+    };
     for name in ["0_george_0.wav", "7_jackson_3.wav", "9_nicolas_1.wav"] {
         let p = d.join("fsdd").join(name);
         let (spec, orig) = read_i16_wav(&p);
@@ -58,7 +52,9 @@ fn fsdd_8k_wav_is_upsampled_with_exact_duration() {
 
 #[test]
 fn wav_16k_passthrough_is_exact() {
-    let Some(d) = data_dir() else { return };
+    let Some(d) = common::shared_data() else {
+        return;
+    };
     let dir = d.join("speech_commands/nine");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -92,7 +88,9 @@ fn flac_streaminfo(p: &Path) -> (u32, u32, u32, u64, [u8; 16]) {
 
 #[test]
 fn flac_wake_words_decode_bit_exact() {
-    let Some(d) = data_dir() else { return };
+    let Some(d) = common::shared_data() else {
+        return;
+    };
     for word in ["alexa", "computer"] {
         let mut files: Vec<_> = std::fs::read_dir(d.join("wake_words").join(word))
             .unwrap()
@@ -118,7 +116,9 @@ fn flac_wake_words_decode_bit_exact() {
 
 #[test]
 fn read_segment_cuts_real_recording() {
-    let Some(d) = data_dir() else { return };
+    let Some(d) = common::shared_data() else {
+        return;
+    };
     let p = d.join("wake_words/alexa/0.flac");
     let all = read_file(&p).unwrap();
     let seg = read_segment(&p, 0.5, 1.25).unwrap();
@@ -129,7 +129,9 @@ fn read_segment_cuts_real_recording() {
 
 #[test]
 fn streaming_equals_whole_file_for_any_read_size() {
-    let Some(d) = data_dir() else { return };
+    let Some(d) = common::shared_data() else {
+        return;
+    };
     let p = d.join("fsdd/3_lucas_2.wav");
     let whole = read_file(&p).unwrap();
     // File source: every block is at most BLOCK samples.

@@ -4,12 +4,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use wordspot::audio::write_wav;
 
 fn wordspot(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wordspot"))
+    common::wordspot_cli()
         .args(args)
         .env(
             "WORDSPOT_CACHE",
@@ -22,7 +22,7 @@ fn wordspot(args: &[&str]) -> Output {
 /// Runs wordspot with its standard output a pipe whose reader is already
 /// gone (as in `wordspot ... | head -0`).
 fn wordspot_into_closed_pipe(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wordspot"))
+    let mut child = common::wordspot_cli()
         .args(args)
         .env(
             "WORDSPOT_CACHE",

@@ -3,29 +3,22 @@
 //! digits, and `wordspot calibrate` on background audio followed by
 //! `wordspot listen` giving no more false alarms than the target allows.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const DIGITS: [&str; 10] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
 ];
 
-/// `../shared/data/fsdd` (or `$WORDSPOT_TEST_DATA/fsdd`, for checkouts elsewhere).
+/// `../shared/data/fsdd`, or `None` if the shared data is missing.
 fn fsdd() -> Option<PathBuf> {
-    let base = std::env::var_os("WORDSPOT_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")));
-    let d = base.join("fsdd");
-    if d.is_dir() {
-        Some(d)
-    } else {
-        eprintln!("skipping: ../shared/data not found");
-        None
-    }
+    common::shared_data().map(|d| d.join("fsdd"))
 }
 
 fn wordspot(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wordspot"))
+    common::wordspot_cli()
         .args(args)
         .env("WORDSPOT_CACHE", cache)
         .output()

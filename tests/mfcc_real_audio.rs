@@ -2,22 +2,12 @@
 //! streaming equals batch, and the default features rank the same word by
 //! other speakers above other words.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use wordspot::dtw::{best_match, Metric};
 use wordspot::features::{extract, Frontend, Mfcc, MfccConfig};
-
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data");
-
-fn data_dir() -> Option<PathBuf> {
-    let d = Path::new(DATA).join("speech_commands");
-    if d.is_dir() {
-        Some(d)
-    } else {
-        eprintln!("skipping: ../shared/data not found");
-        None
-    }
-}
 
 fn read(path: &Path) -> Vec<f32> {
     let mut r = hound::WavReader::open(path).expect("readable WAV");
@@ -53,7 +43,9 @@ fn trim(x: &[f32]) -> &[f32] {
 
 #[test]
 fn streaming_equals_batch_on_real_audio() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = common::shared_data().map(|d| d.join("speech_commands")) else {
+        return;
+    };
     let x = read(&files(&dir, "nine", 1)[0]);
     let mut fe = Mfcc::new(MfccConfig::default()).unwrap();
     let whole = extract(&mut fe, &x, Path::new("nine")).unwrap();
@@ -68,7 +60,9 @@ fn streaming_equals_batch_on_real_audio() {
 
 #[test]
 fn same_word_ranks_first_across_speakers() {
-    let Some(dir) = data_dir() else { return };
+    let Some(dir) = common::shared_data().map(|d| d.join("speech_commands")) else {
+        return;
+    };
     let words = ["nine", "right", "zero"];
     let mut clips = Vec::new();
     for w in words {

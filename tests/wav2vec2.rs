@@ -1,6 +1,9 @@
 //! The wav2vec2 frontend on the committed tiny model (tests/data/models, made by
 //! models/make_test_fixture.py) and on real recordings from ../shared/data.
+
 #![cfg(feature = "wav2vec2")]
+
+mod common;
 
 use std::path::{Path, PathBuf};
 
@@ -11,16 +14,6 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/models")
         .join(name)
-}
-
-fn shared_data() -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data"));
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipping: ../shared/data not found");
-        None
-    }
 }
 
 fn cfg(model: &str, layer: Option<usize>) -> Wav2vec2Config {
@@ -342,7 +335,9 @@ fn model_is_shared_between_frontends() {
 /// Real speech: speech_commands clips concatenated into one stream.
 #[test]
 fn real_recordings_stream_like_whole_file() {
-    let Some(data) = shared_data() else { return };
+    let Some(data) = common::shared_data() else {
+        return;
+    };
     let dir = data.join("speech_commands/nine");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()

@@ -3,18 +3,39 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use wordspot::templates::voiced_span;
 use wordspot::SAMPLE_RATE;
 
-/// `../shared/data`, or `None` after printing why the test is skipped.
+/// `../shared/data` (or `$WORDSPOT_SHARED_DATA`, for checkouts elsewhere),
+/// or `None` after printing why the test is skipped.
 pub fn shared_data() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    let p = std::env::var_os("WORDSPOT_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("skipping: ../shared/data not found");
+        eprintln!("skipping: {} not found", p.display());
         None
+    }
+}
+
+/// A command running the `wordspot` binary built for these tests. Where the
+/// tests run under emulation (`cross/build.sh TARGET --test`), the binary is
+/// started through `$WORDSPOT_TEST_RUNNER` (e.g. `qemu-aarch64`), since the
+/// host kernel cannot execute it directly.
+pub fn wordspot_cli() -> Command {
+    let exe = env!("CARGO_BIN_EXE_wordspot");
+    match std::env::var("WORDSPOT_TEST_RUNNER") {
+        Ok(runner) if !runner.trim().is_empty() => {
+            let mut words = runner.split_whitespace();
+            let mut c = Command::new(words.next().unwrap_or_default());
+            c.args(words).arg(exe);
+            c
+        }
+        _ => Command::new(exe),
     }
 }
 

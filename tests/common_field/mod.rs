@@ -61,17 +61,17 @@ pub fn stream() -> (Vec<f32>, Vec<(f64, f64)>) {
     (x, truth)
 }
 
-/// The shared FSDD folder (`$WORDSPOT_DATA/fsdd`, else `../shared/data/fsdd`),
-/// or `None` with the skip message printed.
+/// The shared FSDD folder (`$WORDSPOT_SHARED_DATA/fsdd`, else
+/// `../shared/data/fsdd`), or `None` with the skip message printed.
 pub fn fsdd() -> Option<PathBuf> {
-    let d = std::env::var_os("WORDSPOT_DATA")
+    let d = std::env::var_os("WORDSPOT_SHARED_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")).into())
         .join("fsdd");
     if d.is_dir() {
         Some(d)
     } else {
-        eprintln!("skipping: ../shared/data not found");
+        eprintln!("skipping: {} not found", d.display());
         None
     }
 }
