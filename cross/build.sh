@@ -84,10 +84,16 @@ if [ $MIC = 1 ] && ! [ -e "/usr/lib/$TRIPLE/pkgconfig/alsa.pc" ]; then
     exit 1
 fi
 
+# The shipped examples (not the developer tools among them, e.g. mfcc_config_sweep):
+# each is a separate link, and a fat-LTO link of a binary with tract takes minutes.
+BINS=(--bin wordspot --example search)
+if [ $MIC = 1 ]; then BINS+=(--example listen --example enroll --example field_recorder); fi
+
 CARGO=(cargo --config cross/config.toml)
-"${CARGO[@]}" build --profile "$PROFILE" --target "$TARGET" "${FEATURES[@]}" --bin wordspot --examples
+"${CARGO[@]}" build --profile "$PROFILE" --target "$TARGET" "${FEATURES[@]}" "${BINS[@]}"
 
 OUT=dist/$TARGET
+rm -rf "$OUT" # only what this build made (a --no-mic build has no listen/enroll)
 mkdir -p "$OUT"
 case $PROFILE in dev) DIR=debug ;; *) DIR=$PROFILE ;; esac
 SRC=${CARGO_TARGET_DIR:-target}/$TARGET/$DIR
