@@ -5,6 +5,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -61,19 +64,10 @@ pub fn stream() -> (Vec<f32>, Vec<(f64, f64)>) {
     (x, truth)
 }
 
-/// The shared FSDD folder (`$WORDSPOT_SHARED_DATA/fsdd`, else
-/// `../shared/data/fsdd`), or `None` with the skip message printed.
+/// The shared FSDD folder (`common::shared_data()` + `fsdd`), or `None`
+/// with the skip message printed.
 pub fn fsdd() -> Option<PathBuf> {
-    let d = std::env::var_os("WORDSPOT_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")).into())
-        .join("fsdd");
-    if d.is_dir() {
-        Some(d)
-    } else {
-        eprintln!("skipping: {} not found", d.display());
-        None
-    }
+    common::shared_data().map(|d| d.join("fsdd"))
 }
 
 /// A stream of george's digits (takes 10.., not the enrolled 0-2), 0.3 s of
