@@ -127,6 +127,26 @@ impl FeatureCache {
                 .expect("config serializes")
                 .as_bytes(),
         );
+        #[cfg(feature = "embedding")]
+        if let FrontendConfig::Embedding(c) = frontend {
+            // The features change with the models, built in or not.
+            match &c.models {
+                None => {
+                    h.update(crate::features::embedding::BUILTIN_MEL_MODEL);
+                    h.update(crate::features::embedding::BUILTIN_EMBEDDING_MODEL);
+                }
+                Some(f) => {
+                    for p in [&f.melspectrogram, &f.embedding] {
+                        if let Ok(m) = fs::metadata(p) {
+                            h.update(&m.len().to_le_bytes());
+                            if let Ok(t) = m.modified() {
+                                h.update(format!("{t:?}").as_bytes());
+                            }
+                        }
+                    }
+                }
+            }
+        }
         if let FrontendConfig::Wav2vec2(c) = frontend {
             // A re-exported model at the same path must not reuse old features.
             if let Ok(m) = fs::metadata(&c.model) {

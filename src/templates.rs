@@ -89,6 +89,7 @@ impl Keyword {
 /// Default thresholds (normalized cosine DTW distance) when nothing better is known.
 pub fn default_threshold(frontend: &FrontendConfig) -> f32 {
     match frontend {
+        FrontendConfig::Embedding(_) => 0.2,
         FrontendConfig::Mfcc(_) => 0.25,
         FrontendConfig::Wav2vec2(_) => 0.35,
     }

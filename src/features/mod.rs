@@ -5,6 +5,8 @@
 //! pushed at once. [`Frontend::finish`] flushes what a trailing look-ahead held
 //! back. Frame `i` covers samples `[i * hop, i * hop + window)`.
 
+#[cfg(feature = "embedding")]
+pub mod embedding;
 pub mod mfcc;
 #[cfg(feature = "wav2vec2")]
 pub mod wav2vec2;
@@ -24,8 +26,14 @@ pub trait Frontend: Send {
     fn dim(&self) -> usize;
     /// Hop between consecutive frames, in samples at 16 kHz.
     fn hop(&self) -> usize;
-    /// Samples covered by one frame (its receptive field), at 16 kHz.
+    /// Samples a frame is timed to, at 16 kHz: frame `i` spans
+    /// `[i * hop, i * hop + window)` in reported times.
     fn window(&self) -> usize;
+    /// Samples that influence one frame, ending where its [`Frontend::window`]
+    /// ends (the same as `window` unless the frontend looks further back).
+    fn receptive_field(&self) -> usize {
+        self.window()
+    }
     /// Feeds samples; appends every frame completed by them to `out`
     /// (row-major, [`Frontend::dim`] values per frame). Returns the number of frames appended.
     fn push(&mut self, samples: &[f32], out: &mut Vec<f32>) -> Result<usize>;
@@ -41,6 +49,8 @@ pub trait Frontend: Send {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum FrontendConfig {
+    /// Google's speech_embedding (openWakeWord's ONNX form), built in.
+    Embedding(EmbeddingConfig),
     /// Classic MFCC features.
     Mfcc(MfccConfig),
     /// A wav2vec2-family ONNX encoder run by tract.
@@ -62,9 +72,32 @@ pub struct Wav2vec2Config {
     pub lookahead_s: f32,
 }
 
+/// Settings of the speech-embedding frontend (see [`embedding`]).
+#[cfg(feature = "embedding")]
+pub use embedding::EmbeddingConfig;
+
+/// Settings of the speech-embedding frontend (this build has no embedding support).
+#[cfg(not(feature = "embedding"))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbeddingConfig {
+    /// Mel frames between windows.
+    pub hop_frames: usize,
+    /// Other copies of the models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<serde_json::Value>,
+}
+
 impl Default for FrontendConfig {
+    /// The speech embedding where the build has it, else MFCC.
     fn default() -> Self {
-        FrontendConfig::Mfcc(MfccConfig::default())
+        #[cfg(feature = "embedding")]
+        {
+            FrontendConfig::Embedding(EmbeddingConfig::default())
+        }
+        #[cfg(not(feature = "embedding"))]
+        {
+            FrontendConfig::Mfcc(MfccConfig::default())
+        }
     }
 }
 
@@ -72,6 +105,7 @@ impl FrontendConfig {
     /// Builds the frontend these settings describe.
     pub fn build(&self) -> Result<Box<dyn Frontend>> {
         match self {
+            FrontendConfig::Embedding(c) => build_embedding(c),
             FrontendConfig::Mfcc(c) => Ok(Box::new(Mfcc::new(c.clone())?)),
             FrontendConfig::Wav2vec2(c) => build_wav2vec2(c),
         }
@@ -80,6 +114,7 @@ impl FrontendConfig {
     /// A short human-readable name ("mfcc", "wav2vec2:L6").
     pub fn name(&self) -> String {
         match self {
+            FrontendConfig::Embedding(c) => format!("embedding:{}ms", c.hop_frames * 10),
             FrontendConfig::Mfcc(_) => "mfcc".into(),
             FrontendConfig::Wav2vec2(c) => match c.layer {
                 Some(l) => format!("wav2vec2:L{l}"),
@@ -87,6 +122,18 @@ impl FrontendConfig {
             },
         }
     }
+}
+
+#[cfg(feature = "embedding")]
+fn build_embedding(c: &EmbeddingConfig) -> Result<Box<dyn Frontend>> {
+    Ok(Box::new(embedding::SpeechEmbedding::new(c.clone())?))
+}
+
+#[cfg(not(feature = "embedding"))]
+fn build_embedding(_: &EmbeddingConfig) -> Result<Box<dyn Frontend>> {
+    Err(Error::invalid(
+        "this build of wordspot has no speech-embedding frontend (rebuild with --features embedding)",
+    ))
 }
 
 #[cfg(feature = "wav2vec2")]

@@ -425,6 +425,7 @@ impl Stats {
 pub fn same_features(a: &FrontendConfig, b: &FrontendConfig) -> bool {
     match (a, b) {
         (FrontendConfig::Mfcc(x), FrontendConfig::Mfcc(y)) => x == y,
+        (FrontendConfig::Embedding(x), FrontendConfig::Embedding(y)) => x == y,
         (FrontendConfig::Wav2vec2(x), FrontendConfig::Wav2vec2(y)) => {
             x.model.file_name() == y.model.file_name() && x.layer == y.layer
         }

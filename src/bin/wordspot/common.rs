@@ -5,13 +5,16 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use wordspot::dtw::Metric;
-use wordspot::features::{Frontend, FrontendConfig, MfccConfig, Wav2vec2Config};
+use wordspot::features::embedding::EmbeddingModelFiles;
+use wordspot::features::{EmbeddingConfig, Frontend, FrontendConfig, MfccConfig, Wav2vec2Config};
 use wordspot::normalize::Normalizer;
 
 /// Which frontend computes features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FrontendKind {
-    /// 13 MFCCs + deltas (no model needed).
+    /// Google's speech_embedding, built into the binary (cross-speaker; the default).
+    Embedding,
+    /// 13 MFCCs + deltas (no model needed; same speaker, lowest CPU).
     Mfcc,
     /// A wav2vec2-family ONNX encoder (`--model`).
     Wav2vec2,
@@ -21,11 +24,18 @@ pub enum FrontendKind {
 #[derive(Debug, Clone, Args)]
 pub struct FrontendArgs {
     /// Feature frontend.
-    #[arg(long, value_enum, default_value = "mfcc")]
+    #[arg(long, value_enum, default_value = "embedding")]
     pub frontend: FrontendKind,
     /// ONNX model for `--frontend wav2vec2`.
     #[arg(long, value_name = "FILE.onnx")]
     pub model: Option<PathBuf>,
+    /// `--frontend embedding`: mel frames (10 ms) between embedding windows: 8, 4, 2 or 1.
+    #[arg(long, value_name = "N", default_value_t = wordspot::features::embedding::DEFAULT_HOP_FRAMES)]
+    pub embedding_hop: usize,
+    /// `--frontend embedding`: use these model files instead of the built-in ones
+    /// (`MEL.onnx,EMBEDDING.onnx`: openWakeWord's melspectrogram and embedding_model).
+    #[arg(long, value_name = "MEL.onnx,EMB.onnx")]
+    pub embedding_models: Option<String>,
     /// Transformer layer to use (all-layers models).
     #[arg(long, value_name = "L")]
     pub layer: Option<usize>,
@@ -52,7 +62,31 @@ pub struct FrontendArgs {
 impl FrontendArgs {
     /// The frontend settings these options describe.
     pub fn config(&self) -> Result<FrontendConfig> {
+        if self.frontend != FrontendKind::Embedding && self.embedding_models.is_some() {
+            bail!("--embedding-models is only used with --frontend embedding");
+        }
         Ok(match self.frontend {
+            FrontendKind::Embedding => {
+                if self.model.is_some() {
+                    bail!("--model is only used with --frontend wav2vec2 (the embedding frontend takes --embedding-models MEL.onnx,EMB.onnx)");
+                }
+                let models = match &self.embedding_models {
+                    None => None,
+                    Some(s) => match s.split_once(',') {
+                        Some((m, e)) if !m.is_empty() && !e.is_empty() => Some(EmbeddingModelFiles {
+                            melspectrogram: m.into(),
+                            embedding: e.into(),
+                        }),
+                        _ => bail!("--embedding-models wants MEL.onnx,EMBEDDING.onnx (two files), got '{s}'"),
+                    },
+                };
+                let c = EmbeddingConfig {
+                    hop_frames: self.embedding_hop,
+                    models,
+                };
+                c.validate()?;
+                FrontendConfig::Embedding(c)
+            }
             FrontendKind::Mfcc => {
                 if self.model.is_some() {
                     bail!("--model is only used with --frontend wav2vec2");
