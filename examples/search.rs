@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use wordspot::features::{extract, FrontendConfig};
+use wordspot::features::{extract_utterance, FrontendConfig};
 use wordspot::normalize::Normalizer;
 use wordspot::search::{collect_files, search, SearchOptions};
 use wordspot::templates::trim_silence;
@@ -25,7 +25,7 @@ fn main() -> Result<()> {
     let normalizer = Normalizer::identity(frontend.dim());
     let audio = wordspot::audio::read_file(&query_path)?;
     let word = trim_silence(&audio, &query_path.display().to_string())?;
-    let query = normalizer.apply_features(&extract(&mut *frontend, word, &query_path)?);
+    let query = normalizer.apply_features(&extract_utterance(&mut *frontend, word, &query_path)?);
 
     // Every audio file under the folder, searched in parallel, best match first.
     let (files, mut skipped) = collect_files(&[folder]);

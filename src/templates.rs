@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio;
 use crate::dtw::{best_match, Metric};
-use crate::features::{extract, Features, Frontend, FrontendConfig};
+use crate::features::{extract_utterance, Features, Frontend, FrontendConfig};
 use crate::normalize::Normalizer;
 use crate::{Error, Result, SAMPLE_RATE};
 
@@ -300,7 +300,7 @@ fn featurize_takes(
         .map(|t| {
             let path = dir.join(&t.file);
             let samples = audio::read_file(&path)?;
-            let f = extract(frontend, &samples, &path)?;
+            let f = extract_utterance(frontend, &samples, &path)?;
             Ok(normalizer.apply_features(&f))
         })
         .collect()

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use realfft::RealFftPlanner;
 use wordspot::analysis::{analyze_layers, plot, AnalysisConfig};
-use wordspot::features::FrontendConfig;
+use wordspot::features::{FrontendConfig, MfccConfig};
 use wordspot::normalize::{NormSpec, Normalizer, Stats, StatsAccumulator};
 
 /// The first `n` `.wav` files of a folder, sorted.
@@ -79,7 +79,7 @@ fn log_spectra_of_real_speech_are_anisotropic_until_normalized() {
     let reports = analyze_layers(
         &[(0, recs.clone())],
         &specs,
-        &FrontendConfig::default(),
+        &FrontendConfig::Mfcc(MfccConfig::default()),
         &cfg,
     )
     .unwrap();
@@ -114,13 +114,15 @@ fn log_spectra_of_real_speech_are_anisotropic_until_normalized() {
         acc.push_array(log_spectra(&wordspot::audio::read_file(p).unwrap()).view())
             .unwrap();
     }
-    let stats = acc.fit(&FrontendConfig::default(), 4).unwrap();
+    let stats = acc
+        .fit(&FrontendConfig::Mfcc(MfccConfig::default()), 4)
+        .unwrap();
     let n = Normalizer::from_stats(NormSpec::Standardize, &stats).unwrap();
     let normed: Vec<Array2<f32>> = recs.iter().map(|r| n.apply_array(r.view())).collect();
     let r = analyze_layers(
         &[(0, normed)],
         &[NormSpec::None],
-        &FrontendConfig::default(),
+        &FrontendConfig::Mfcc(MfccConfig::default()),
         &cfg,
     )
     .unwrap();
@@ -145,6 +147,8 @@ fn fit_stats_and_analyze_commands_with_mfcc() {
     let bg = root.join("spanish_one_speaker/heycomputer/es");
     let out = wordspot(&[
         "fit-stats",
+        "--frontend",
+        "mfcc",
         "--out",
         stats.to_str().unwrap(),
         "--components",
@@ -166,6 +170,8 @@ fn fit_stats_and_analyze_commands_with_mfcc() {
     let plot = dir.path().join("cos.svg");
     let out = wordspot(&[
         "analyze",
+        "--frontend",
+        "mfcc",
         "--format",
         "jsonl",
         "--pairs",
@@ -196,6 +202,8 @@ fn fit_stats_and_analyze_commands_with_mfcc() {
     // Statistics from the background file, and a table.
     let out = wordspot(&[
         "analyze",
+        "--frontend",
+        "mfcc",
         "--stats",
         stats.to_str().unwrap(),
         "--normalizers",
@@ -220,6 +228,8 @@ fn fit_stats_and_analyze_commands_with_mfcc() {
     // Asking for more directions than stored is a one-line error naming the file.
     let out = wordspot(&[
         "analyze",
+        "--frontend",
+        "mfcc",
         "--stats",
         stats.to_str().unwrap(),
         "--normalizers",

@@ -40,10 +40,7 @@ fn frontend(hop: usize) -> SpeechEmbedding {
 fn max_rel_diff(a: &[f32], b: &[f32]) -> (f32, f32) {
     assert_eq!(a.len(), b.len(), "lengths differ");
     let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let d = a
-        .iter()
-        .zip(b)
-        .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    let d = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
     (d, d / scale)
 }
 
@@ -63,7 +60,10 @@ fn tract_matches_onnxruntime_at_every_hop() {
             .collect();
         assert_eq!(f.len(), windows.div_ceil(hop), "hop {hop}: frame count");
         let (abs, rel) = max_rel_diff(f.data.as_slice().unwrap(), &want);
-        println!("hop {hop}: {} frames, max |diff| {abs:.3e} = {rel:.3e} of the output scale", f.len());
+        println!(
+            "hop {hop}: {} frames, max |diff| {abs:.3e} = {rel:.3e} of the output scale",
+            f.len()
+        );
         assert!(rel <= 1e-4, "hop {hop}: max |diff| {abs} ({rel} of scale)");
     }
 }
@@ -89,7 +89,9 @@ fn batched_windows_equal_single_windows_exactly() {
     let mut rng = 12345u64;
     let windows: Vec<f32> = (0..BATCH * per)
         .map(|_| {
-            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((rng >> 40) as f32 / (1u64 << 24) as f32) * 8.0 - 4.0
         })
         .collect();
@@ -136,7 +138,10 @@ fn audio_shorter_than_one_frame_gives_a_clear_error() {
     let mut fe = frontend(4);
     let err = extract(&mut fe, &[0.1; 1000], Path::new("short.wav")).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("short.wav") && msg.contains("too short"), "{msg}");
+    assert!(
+        msg.contains("short.wav") && msg.contains("too short"),
+        "{msg}"
+    );
     // Exactly one frame's worth (1152 samples) gives one frame.
     let f = extract(&mut fe, &[0.1; 1152], Path::new("one.wav")).unwrap();
     assert_eq!(f.len(), 1);
@@ -149,10 +154,18 @@ fn missing_and_corrupt_model_files_name_the_file() {
     std::fs::write(&junk, b"this is not an onnx model").unwrap();
     let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/speech_embedding");
     let cases = [
-        (dir.path().join("missing.onnx"), good.join("embedding_model.onnx"), "missing.onnx"),
+        (
+            dir.path().join("missing.onnx"),
+            good.join("embedding_model.onnx"),
+            "missing.onnx",
+        ),
         (good.join("melspectrogram.onnx"), junk.clone(), "junk.onnx"),
         // The two models swapped: each has the wrong input.
-        (good.join("embedding_model.onnx"), good.join("melspectrogram.onnx"), "embedding_model.onnx"),
+        (
+            good.join("embedding_model.onnx"),
+            good.join("melspectrogram.onnx"),
+            "embedding_model.onnx",
+        ),
     ];
     for (mel, emb, name) in cases {
         let cfg = EmbeddingConfig {

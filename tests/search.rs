@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use wordspot::audio::{read_segment, write_wav};
 use wordspot::dtw::Metric;
-use wordspot::features::{extract, FrontendConfig};
+use wordspot::features::{extract, FrontendConfig, MfccConfig};
 use wordspot::normalize::Normalizer;
 use wordspot::search::{search, FeatureCache, SearchOptions};
 
@@ -42,7 +42,7 @@ fn word_cut_from_a_recording_is_found_and_ranked_first() {
         write_wav(&p, &x).unwrap();
         truth.push((p, has.then_some(spans[1])));
     }
-    let cfg = FrontendConfig::default();
+    let cfg = FrontendConfig::Mfcc(MfccConfig::default());
     let mut fe = cfg.build().unwrap();
     let norm = Normalizer::identity(fe.dim());
     let query = extract(&mut *fe, &q, &qpath).unwrap();

@@ -5,7 +5,7 @@ mod common;
 
 use wordspot::detector::DetectorConfig;
 use wordspot::dtw::Metric;
-use wordspot::features::FrontendConfig;
+use wordspot::features::{FrontendConfig, MfccConfig};
 use wordspot::normalize::Normalizer;
 use wordspot::pipeline::{Event, Spotter};
 use wordspot::templates::{self, enroll, Enrollment, TakeAudio};
@@ -17,7 +17,7 @@ const SEQ: [u32; 12] = [3, 7, 1, 0, 4, 7, 5, 2, 9, 7, 8, 6];
 
 /// Runs a spotter with `threshold` over `samples`; returns the events.
 fn spot(kws: &[templates::Keyword], threshold: f32, samples: &[f32]) -> Vec<Event> {
-    let fe = FrontendConfig::default().build().unwrap();
+    let fe = FrontendConfig::Mfcc(MfccConfig::default()).build().unwrap();
     let norm = Normalizer::identity(fe.dim());
     let mut sp = Spotter::new(fe, norm, kws, &[threshold], DetectorConfig::default()).unwrap();
     let mut events = Vec::new();
@@ -36,7 +36,7 @@ fn spot(kws: &[templates::Keyword], threshold: f32, samples: &[f32]) -> Vec<Even
 fn run_stream(speaker_templates: &str, speaker_stream: &str) -> Option<Outcome> {
     let data = common::shared_data()?;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = FrontendConfig::default();
+    let cfg = FrontendConfig::Mfcc(MfccConfig::default());
     let mut fe = cfg.build().unwrap();
     let norm = Normalizer::identity(fe.dim());
     let takes: Vec<TakeAudio> = (0..3)

@@ -20,7 +20,7 @@ use super::labels::{Labels, Occurrence};
 use super::metrics::{precision_recall, PrAtK, Ranking};
 use crate::audio;
 use crate::dtw::{best_match, Metric};
-use crate::features::{extract, Features, FrontendConfig};
+use crate::features::{extract_utterance, Features, FrontendConfig};
 use crate::normalize::Normalizer;
 use crate::search::{file_features, FeatureCache};
 use crate::templates::voiced_range;
@@ -150,7 +150,7 @@ pub fn evaluate(
                     if b <= a {
                         return Err(query_error(o, "the label lies past the end of the audio"));
                     }
-                    let f = extract(fe, &samples[a..b], path)
+                    let f = extract_utterance(fe, &samples[a..b], path)
                         .map_err(|e| query_error(o, &e.to_string()))?;
                     normalizer.apply_features(&f)
                 };

@@ -78,6 +78,9 @@ pub const RECEPTIVE_FIELD: usize = (WINDOW_FRAMES - 1) * MEL_HOP + MEL_WINDOW;
 /// The span a frame is timed to, in samples: the end of its window minus the
 /// start of the 80 ms chunk grid cell it ends in (see the module docs).
 pub const FRAME_SPAN: usize = (FIRST_FRAMES - 1) * MEL_HOP + MEL_WINDOW;
+/// Audio (samples) a window of an isolated utterance must hold for the frame
+/// to be kept in a template or query (see [`Frontend::utterance_lead_frames`]).
+pub const UTTERANCE_MIN_AUDIO: usize = 3200;
 /// Scale of the int16 samples openWakeWord feeds the mel model.
 pub const INT16_SCALE: f32 = 32768.0;
 
@@ -463,6 +466,10 @@ impl Frontend for SpeechEmbedding {
     fn receptive_field(&self) -> usize {
         RECEPTIVE_FIELD
     }
+    fn utterance_lead_frames(&self) -> usize {
+        UTTERANCE_MIN_AUDIO
+            .saturating_sub(FRAME_SPAN).div_ceil(self.hop())
+    }
     fn push(&mut self, samples: &[f32], out: &mut Vec<f32>) -> Result<usize> {
         let mut n = 0;
         let mut rest = samples;
@@ -472,8 +479,10 @@ impl Frontend for SpeechEmbedding {
             let take = rest.len().min(16_000);
             let (now, later) = rest.split_at(take);
             rest = later;
-            self.pending
-                .extend(now.iter().map(|&x| (x * INT16_SCALE).clamp(-32768.0, 32767.0)));
+            self.pending.extend(
+                now.iter()
+                    .map(|&x| (x * INT16_SCALE).clamp(-32768.0, 32767.0)),
+            );
             self.total += take as u64;
             loop {
                 let (start, len) = self.next_chunk();

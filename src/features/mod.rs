@@ -34,6 +34,13 @@ pub trait Frontend: Send {
     fn receptive_field(&self) -> usize {
         self.window()
     }
+    /// Frames at the start of an isolated utterance's features that see mostly
+    /// the frontend's start-of-stream padding rather than the utterance; queries
+    /// and templates leave them out ([`extract_utterance`]), since inside a
+    /// stream the same word is preceded by other audio, not by that padding.
+    fn utterance_lead_frames(&self) -> usize {
+        0
+    }
     /// Feeds samples; appends every frame completed by them to `out`
     /// (row-major, [`Frontend::dim`] values per frame). Returns the number of frames appended.
     fn push(&mut self, samples: &[f32], out: &mut Vec<f32>) -> Result<usize>;
@@ -205,6 +212,18 @@ pub fn frame_start(i: usize, hop: usize) -> f64 {
 /// End time in seconds of frame `i` for a given hop and window.
 pub fn frame_end(i: usize, hop: usize, window: usize) -> f64 {
     (i * hop + window) as f64 / SAMPLE_RATE as f64
+}
+
+/// Features of an isolated utterance (a template or a query): [`extract`]
+/// without the [`Frontend::utterance_lead_frames`] (at least one frame is kept).
+pub fn extract_utterance(
+    frontend: &mut dyn Frontend,
+    samples: &[f32],
+    what: &Path,
+) -> Result<Features> {
+    let f = extract(frontend, samples, what)?;
+    let skip = frontend.utterance_lead_frames().min(f.len() - 1);
+    Ok(if skip == 0 { f } else { f.slice(skip, f.len()) })
 }
 
 /// Runs a frontend over a whole signal (16 kHz mono) and returns its features.

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use wordspot::audio::read_file;
 use wordspot::detector::DetectorConfig;
-use wordspot::features::FrontendConfig;
+use wordspot::features::{FrontendConfig, MfccConfig};
 use wordspot::normalize::Normalizer;
 use wordspot::pipeline::{Event, Spotter};
 use wordspot::templates::{self, enroll, Enrollment, TakeAudio};
@@ -98,7 +98,7 @@ pub fn spotter(store: &Path) -> Spotter {
 
 /// Like [`spotter`] with a chosen threshold (`None`: the enrolled one).
 pub fn spotter_with(store: &Path, threshold: Option<f32>) -> Spotter {
-    let cfg = FrontendConfig::default();
+    let cfg = FrontendConfig::Mfcc(MfccConfig::default());
     let mut fe = cfg.build().unwrap();
     let norm = Normalizer::identity(fe.dim());
     if !store.join("seven").exists() {

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use wordspot::detector::DetectorConfig;
 use wordspot::eval::stream::{calibrate, stream_features, StreamFeatures};
-use wordspot::features::extract;
+use wordspot::features::extract_utterance;
 use wordspot::pipeline::Spotter;
 use wordspot::search::{collect_files, search, SearchOptions};
 use wordspot::templates::{self, enroll, Enrollment, TakeAudio};
@@ -179,7 +179,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let qpath = root.join("query/seven_george.wav");
     let q = wordspot::audio::read_file(&qpath)?;
     let q = templates::trim_silence(&q, &qpath.display().to_string())?;
-    let query = norm.apply_features(&extract(&mut *fe, q, &qpath)?);
+    let query = norm.apply_features(&extract_utterance(&mut *fe, q, &qpath)?);
     let (files, _) = collect_files(&[root.join("corpus")]);
     let res = search(
         &query,

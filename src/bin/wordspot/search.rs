@@ -8,7 +8,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use wordspot::dtw::subsequence;
 use wordspot::eval::plot::{plot_file, FilePlot, KeywordTrace};
-use wordspot::features::{extract, Features, Frontend};
+use wordspot::features::{extract_utterance, Features, Frontend};
 use wordspot::normalize::Normalizer;
 use wordspot::search::{collect_files, file_features, search, FeatureCache, SearchOptions};
 use wordspot::templates::trim_silence;
@@ -67,7 +67,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
     } else {
         trim_silence(&samples, &what)?
     };
-    let query = norm.apply_features(&extract(&mut *fe, samples, &a.query)?);
+    let query = norm.apply_features(&extract_utterance(&mut *fe, samples, &a.query)?);
 
     let (files, errors) = collect_files(&a.corpus);
     for e in &errors {
