@@ -468,7 +468,8 @@ impl Frontend for SpeechEmbedding {
     }
     fn utterance_lead_frames(&self) -> usize {
         UTTERANCE_MIN_AUDIO
-            .saturating_sub(FRAME_SPAN).div_ceil(self.hop())
+            .saturating_sub(FRAME_SPAN)
+            .div_ceil(self.hop())
     }
     fn push(&mut self, samples: &[f32], out: &mut Vec<f32>) -> Result<usize> {
         let mut n = 0;
