@@ -603,3 +603,91 @@ mod tests {
         assert_eq!(just_under(0.0), 0.0);
     }
 }
+
+/// How speech-like a background recording is, from its 20 ms frame energies.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SpeechCheck {
+    /// Loudest 20 ms frame, dB re full scale (RMS).
+    pub peak_dbfs: f64,
+    /// Spread (standard deviation, dB) of the frame energies above the noise
+    /// floor: speech rises and falls by tens of dB, stationary noise by a few.
+    pub modulation_db: f64,
+}
+
+impl SpeechCheck {
+    /// Below this modulation a recording is taken for noise or silence.
+    pub const MIN_MODULATION_DB: f64 = 4.0;
+    /// Below this level a recording is taken for silence.
+    pub const MIN_PEAK_DBFS: f64 = -50.0;
+
+    /// Measures `samples` (16 kHz).
+    pub fn of(samples: &[f32]) -> SpeechCheck {
+        let db: Vec<f64> = samples
+            .chunks_exact(320)
+            .map(|f| {
+                let e = f.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() / 320.0;
+                10.0 * (e + 1e-12).log10()
+            })
+            .collect();
+        if db.is_empty() {
+            return SpeechCheck {
+                peak_dbfs: -120.0,
+                modulation_db: 0.0,
+            };
+        }
+        let peak = db.iter().copied().fold(f64::MIN, f64::max);
+        let above: Vec<f64> = db.iter().copied().filter(|&d| d > peak - 60.0).collect();
+        let mean = above.iter().sum::<f64>() / above.len() as f64;
+        let var = above.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / above.len() as f64;
+        SpeechCheck {
+            peak_dbfs: peak,
+            modulation_db: var.sqrt(),
+        }
+    }
+
+    /// True when the recording looks like speech (or other modulated sound).
+    pub fn is_speech_like(&self) -> bool {
+        self.peak_dbfs >= Self::MIN_PEAK_DBFS && self.modulation_db >= Self::MIN_MODULATION_DB
+    }
+}
+
+#[cfg(test)]
+mod speech_check_tests {
+    use super::SpeechCheck;
+
+    #[test]
+    fn noise_and_silence_are_not_speech_like_and_bursts_are() {
+        let mut s = 1u64;
+        let mut noise = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let white: Vec<f32> = (0..32000).map(|_| 0.2 * noise()).collect();
+        assert!(
+            !SpeechCheck::of(&white).is_speech_like(),
+            "{:?}",
+            SpeechCheck::of(&white)
+        );
+        assert!(!SpeechCheck::of(&[0.0; 32000]).is_speech_like());
+        // Syllable-like bursts: 150 ms on, 100 ms off, varying level.
+        let bursts: Vec<f32> = (0..32000)
+            .map(|i| {
+                let seg = i / 4000;
+                let on = (i % 4000) < 2400;
+                let level = [0.3, 0.05, 0.2, 0.02][seg % 4];
+                if on {
+                    level * noise()
+                } else {
+                    0.0005 * noise()
+                }
+            })
+            .collect();
+        assert!(
+            SpeechCheck::of(&bursts).is_speech_like(),
+            "{:?}",
+            SpeechCheck::of(&bursts)
+        );
+    }
+}

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
+use wordspot::detector::{DetectorConfig, Fusion};
 use wordspot::dtw::Metric;
 use wordspot::features::embedding::EmbeddingModelFiles;
 use wordspot::features::{EmbeddingConfig, Frontend, FrontendConfig, MfccConfig, Wav2vec2Config};
@@ -164,4 +165,30 @@ pub fn read_audio(
         start.unwrap_or(0.0),
         end.unwrap_or(f64::INFINITY),
     )?)
+}
+
+/// Detector options: one definition for `listen`, `eval stream` and `calibrate`,
+/// so a threshold calibrated or evaluated holds for `listen` as it runs.
+#[derive(Debug, Clone, Args)]
+pub struct DetectorArgs {
+    /// Template fusion per keyword: `min` or `mean:K`.
+    #[arg(long, default_value = "min")]
+    pub fusion: Fusion,
+    /// Longest wait after a match ends before it is reported (seconds).
+    #[arg(long, default_value_t = DetectorConfig::default().max_delay_s)]
+    pub max_delay: f32,
+    /// Quiet time after a detection (seconds).
+    #[arg(long, default_value_t = DetectorConfig::default().refractory_s)]
+    pub refractory: f32,
+}
+
+impl DetectorArgs {
+    pub fn config(&self, fe: &FrontendArgs) -> DetectorConfig {
+        DetectorConfig {
+            fusion: self.fusion,
+            metric: fe.metric,
+            max_delay_s: self.max_delay,
+            refractory_s: self.refractory,
+        }
+    }
 }

@@ -6,9 +6,10 @@ use std::io::Write;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use wordspot::templates::{enroll, Enrollment, TakeAudio};
+use wordspot::eval::cohort::{builtin_cohort, cohort_threshold, COHORT_NAME};
+use wordspot::templates::{self, enroll, write_manifest, Enrollment, TakeAudio};
 
-use crate::common::{parse_time, read_audio, FrontendArgs};
+use crate::common::{parse_time, read_audio, DetectorArgs, FrontendArgs};
 
 /// Options of `wordspot enroll`.
 #[derive(Debug, Args)]
@@ -46,6 +47,12 @@ pub struct EnrollArgs {
     /// Keep leading/trailing silence.
     #[arg(long)]
     pub no_trim: bool,
+    /// Keep the leave-one-out threshold instead of checking it against the
+    /// built-in background cohort.
+    #[arg(long)]
+    pub no_cohort: bool,
+    #[command(flatten)]
+    pub det: DetectorArgs,
     #[command(flatten)]
     pub fe: FrontendArgs,
 }
@@ -79,7 +86,7 @@ pub fn run(a: EnrollArgs) -> Result<()> {
         bail!("nothing to enroll: give AUDIO files, --from FILE --start S --end E, or --record N");
     }
     let (mut fe, norm) = a.fe.build()?;
-    let m = enroll(
+    let mut m = enroll(
         &a.out,
         &a.name,
         &takes,
@@ -92,6 +99,43 @@ pub fn run(a: EnrollArgs) -> Result<()> {
             threshold: a.threshold,
         },
     )?;
+    if a.threshold.is_none() && !a.no_cohort {
+        // The threshold of take-to-take distances says nothing about other speech:
+        // use the highest with no detection on the built-in cohort of many speakers.
+        let dir = a.out.join(&m.keyword);
+        let kw = templates::load(&a.out, &mut *fe, &norm)?
+            .into_iter()
+            .find(|k| k.dir == dir)
+            .ok_or_else(|| {
+                anyhow::anyhow!("{}: keyword not found after enrolling", dir.display())
+            })?;
+        let cohort = builtin_cohort(&mut *fe, &norm)?;
+        let cal = cohort_threshold(
+            &cohort,
+            std::slice::from_ref(&kw),
+            &[m.threshold],
+            a.det.config(&a.fe),
+        )?
+        .remove(0);
+        let loo: Vec<f32> = m.takes.iter().filter_map(|t| t.loo_distance).collect();
+        if let Some(worst) = loo.iter().copied().reduce(f32::max) {
+            if cal.threshold < worst {
+                eprintln!(
+                    "warning: '{}': the built-in cohort (other words by other speakers) comes closer ({:.4}) \
+                     than your takes are to each other ({worst:.4}): the word may sound like one in the cohort, \
+                     so the threshold is strict; run `wordspot calibrate` on your own background",
+                    m.keyword, cal.threshold
+                );
+            }
+        }
+        m.threshold = cal.threshold;
+        m.threshold_source = "cohort".into();
+        m.calibration = Some(serde_json::json!({
+            "background": COHORT_NAME,
+            "summary": serde_json::to_value(&cal)?,
+        }));
+        write_manifest(&dir, &m)?;
+    }
     writeln!(
         std::io::stdout(),
         "enrolled '{}' in {}: {} take(s), threshold {:.4} ({})",

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use wordspot::detector::{DetectorConfig, Fusion};
 use wordspot::eval::labels::{read_labels, Labels};
 use wordspot::eval::metrics::{DetPoint, KS};
 use wordspot::eval::plot::{plot_det, plot_file, FilePlot, KeywordTrace};
@@ -15,7 +14,7 @@ use wordspot::features::FrontendConfig;
 use wordspot::search::{collect_files, FeatureCache};
 use wordspot::templates::{self, default_threshold, Keyword};
 
-use crate::common::{Format, FrontendArgs, FrontendKind};
+use crate::common::{DetectorArgs, Format, FrontendArgs, FrontendKind};
 
 /// Options of `wordspot eval`.
 #[derive(Debug, Args)]
@@ -65,31 +64,6 @@ pub struct RetrievalArgs {
     pub no_cache: bool,
     #[command(flatten)]
     pub fe: FrontendArgs,
-}
-
-/// Detector options shared by `eval stream` and `calibrate` (as in `listen`).
-#[derive(Debug, Clone, Args)]
-pub struct DetectorArgs {
-    /// Template fusion per keyword: `min` or `mean:K`.
-    #[arg(long, default_value = "min")]
-    pub fusion: Fusion,
-    /// Longest wait after a match ends before it is reported (seconds).
-    #[arg(long, default_value_t = 0.15)]
-    pub max_delay: f32,
-    /// Quiet time after a detection (seconds).
-    #[arg(long, default_value_t = 0.25)]
-    pub refractory: f32,
-}
-
-impl DetectorArgs {
-    fn config(&self, fe: &FrontendArgs) -> DetectorConfig {
-        DetectorConfig {
-            fusion: self.fusion,
-            metric: fe.metric,
-            max_delay_s: self.max_delay,
-            refractory_s: self.refractory,
-        }
-    }
 }
 
 /// Options of `wordspot eval stream`.
@@ -553,6 +527,25 @@ pub fn run_calibrate(a: CalibrateArgs) -> Result<()> {
     let keywords = templates::load(&a.templates, &mut *fe, &norm)?;
     let current = thresholds(&keywords, None, &cfg, &a.fe.normalize)?;
     let streams = load_streams(&files, &cfg, &norm)?;
+    let mut not_speech = Vec::new();
+    for f in &files {
+        let check = stream::SpeechCheck::of(&wordspot::audio::read_file(f)?);
+        if !check.is_speech_like() {
+            not_speech.push(f.display().to_string());
+            eprintln!(
+                "warning: {}: looks like noise or silence, not speech (peak {:.0} dBFS, level spread {:.1} dB): \
+                 thresholds calibrated on it are too loose for speech; add keyword-free speech to --background",
+                f.display(),
+                check.peak_dbfs,
+                check.modulation_db
+            );
+        }
+    }
+    if not_speech.len() == files.len() {
+        eprintln!(
+            "warning: none of the background is speech-like: the thresholds below will flood a stream of speech with false alarms"
+        );
+    }
     let cals = stream::calibrate(
         &streams,
         &keywords,

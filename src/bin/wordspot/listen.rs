@@ -10,14 +10,13 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use crossbeam_channel::RecvTimeoutError;
 use wordspot::audio::Source;
-use wordspot::detector::{DetectorConfig, Fusion};
 use wordspot::field::{self, health_line, ClipConfig, DiskStore, FieldConfig, FieldStats, Rotate};
 use wordspot::pipeline::{
     spawn, spawn_with_tap, Counters, Event, PipelineOptions, Spotter, Summary,
 };
 use wordspot::templates::{self, default_threshold};
 
-use crate::common::{Format, FrontendArgs};
+use crate::common::{DetectorArgs, Format, FrontendArgs};
 
 /// Options of `wordspot listen`.
 #[derive(Debug, Args)]
@@ -31,15 +30,8 @@ pub struct ListenArgs {
     /// Threshold for every keyword (default: each keyword's stored threshold).
     #[arg(long)]
     pub threshold: Option<f32>,
-    /// Template fusion per keyword: `min` or `mean:K` (mean of the K best).
-    #[arg(long, default_value = "min")]
-    pub fusion: Fusion,
-    /// Longest wait after a match ends before it is reported (seconds).
-    #[arg(long, default_value_t = 0.1)]
-    pub max_delay: f32,
-    /// Quiet time after a detection (seconds).
-    #[arg(long, default_value_t = 0.25)]
-    pub refractory: f32,
+    #[command(flatten)]
+    pub det: DetectorArgs,
     /// Pace file input in real time.
     #[arg(long)]
     pub realtime: bool,
@@ -132,16 +124,11 @@ pub fn run(a: ListenArgs) -> Result<()> {
         );
     }
     fe.reset();
-    let det = DetectorConfig {
-        fusion: a.fusion,
-        metric: a.fe.metric,
-        max_delay_s: a.max_delay,
-        refractory_s: a.refractory,
-    };
+    let det = a.det.config(&a.fe);
     let spotter = Spotter::new(fe, norm, &keywords, &thresholds, det)?;
     let source = open_source(&a)?;
     // A match may last up to twice its template (DTW slope 2).
-    let field_cfg = field_config(&a, 2.0 * longest.1 + a.max_delay as f64)?;
+    let field_cfg = field_config(&a, 2.0 * longest.1 + a.det.max_delay as f64)?;
     let (pipeline, field) = match field_cfg {
         Some(cfg) => {
             let (tap, handle) = field::start(cfg, Box::new(DiskStore::new()))?;
