@@ -104,7 +104,7 @@ pub struct EmbeddingConfig {
 }
 
 /// The default hop, in mel frames (see the README's frontend table for the measurement).
-pub const DEFAULT_HOP_FRAMES: usize = 8;
+pub const DEFAULT_HOP_FRAMES: usize = 4;
 
 impl Default for EmbeddingConfig {
     fn default() -> Self {
