@@ -7,6 +7,7 @@
 //! * [`stream`]: detection evaluation and calibration on long recordings.
 //! * [`plot`]: DET curves and per-file waveform + distance plots (PNG/SVG).
 
+pub mod bench;
 pub mod labels;
 pub mod metrics;
 pub mod plot;
