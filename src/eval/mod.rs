@@ -5,8 +5,11 @@
 //! * [`metrics`]: P@k / R@k, DET points, miss rate at a false-alarm rate.
 //! * [`retrieval`]: the seed paper's query-by-example retrieval protocol.
 //! * [`stream`]: detection evaluation and calibration on long recordings.
+//! * [`cohort`]: the built-in background cohort enrollment checks thresholds against.
+//! * [`bench`]: the cross-speaker detection benchmark built from ../shared/data.
 //! * [`plot`]: DET curves and per-file waveform + distance plots (PNG/SVG).
 
+pub mod bench;
 pub mod cohort;
 pub mod labels;
 pub mod metrics;
