@@ -50,16 +50,6 @@ fn embedding_retrieves_other_speakers_words_and_beats_mfcc() {
     assert!(p_emb >= p_mfcc + 0.1, "embedding {p_emb} vs mfcc {p_mfcc}");
 }
 
-fn wordspot(args: &[&str]) -> std::process::Output {
-    let out = common::wordspot_cli().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "wordspot {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 fn voiced(x: &[f32]) -> &[f32] {
     let (a, b) = wordspot::templates::voiced_range(x).expect("speech in the clip");
     &x[a..b]
@@ -83,8 +73,7 @@ fn a_word_enrolled_from_three_speakers_is_found_in_others_speech() {
         store.to_str().unwrap(),
     ];
     args.extend(takes.iter().map(String::as_str));
-    let out = wordspot(&args);
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = common::wordspot_ok(&args);
     assert!(text.contains("(cohort)"), "{text}");
 
     // Stream: Spanish words and speech_commands words, three alexas by others.
@@ -117,7 +106,7 @@ fn a_word_enrolled_from_three_speakers_is_found_in_others_speech() {
     stream.extend_from_slice(&gap);
     let stream_path = dir.path().join("stream.wav");
     write_wav(&stream_path, &stream).unwrap();
-    let out = wordspot(&[
+    let out = common::wordspot_ok(&[
         "listen",
         "--templates",
         store.to_str().unwrap(),
@@ -126,7 +115,7 @@ fn a_word_enrolled_from_three_speakers_is_found_in_others_speech() {
         "--format",
         "jsonl",
     ]);
-    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+    let events: Vec<serde_json::Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -161,7 +150,7 @@ fn a_word_enrolled_from_three_speakers_is_found_in_others_speech() {
         std::fs::copy(&v[30 + i], corpus.join(format!("other_sc_{i}.wav"))).unwrap();
     }
     let q = alexa(230).display().to_string();
-    let out = wordspot(&[
+    let out = common::wordspot_ok(&[
         "search",
         "--query",
         &q,
@@ -172,7 +161,7 @@ fn a_word_enrolled_from_three_speakers_is_found_in_others_speech() {
         "20",
         corpus.to_str().unwrap(),
     ]);
-    let ranked: Vec<String> = String::from_utf8_lossy(&out.stdout)
+    let ranked: Vec<String> = out
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();

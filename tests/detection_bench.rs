@@ -9,16 +9,6 @@ mod common;
 
 use wordspot::eval::bench::{build, BenchSpec};
 
-fn wordspot(args: &[&str]) -> String {
-    let out = common::wordspot_cli().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "wordspot {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 #[test]
 fn small_benchmark_default_thresholds_stay_under_ceilings() {
     let data = common::shared_data().expect("this test needs ../shared/data");
@@ -35,9 +25,9 @@ fn small_benchmark_default_thresholds_stay_under_ceilings() {
         ];
         args.extend(takes.iter().map(|(p, _)| p.display().to_string()));
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        eprint!("{}", wordspot(&a));
+        eprint!("{}", common::wordspot_ok(&a));
     }
-    let out = wordspot(&[
+    let out = common::wordspot_ok(&[
         "eval",
         "stream",
         "--labels",

@@ -78,3 +78,15 @@ pub fn concat(clips: &[Vec<f32>], gap_s: f64) -> (Vec<f32>, Vec<(f64, f64)>) {
     }
     (out, spans)
 }
+
+/// Runs the `wordspot` binary and returns its standard output; fails the test,
+/// with the command and its standard error, when it does not succeed.
+pub fn wordspot_ok(args: &[&str]) -> String {
+    let out = wordspot_cli().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "wordspot {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
