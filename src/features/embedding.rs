@@ -244,26 +244,18 @@ impl EmbeddingModels {
     /// model is reported at load time, naming its file.
     fn check(&self) -> Result<()> {
         let mut mel = Vec::new();
-        self.run_mel(&[0.0; CHUNK], &mut mel)?;
-        if mel.len() != FIRST_FRAMES * MEL_BANDS {
-            return Err(Error::model(
-                &self.mel_path,
-                format!(
-                    "gives {} values for {CHUNK} samples, expected {FIRST_FRAMES} frames × {MEL_BANDS} mel bands",
-                    mel.len()
-                ),
-            ));
-        }
-        mel.clear();
-        self.run_mel(&[0.0; CHUNK_SAMPLES], &mut mel)?;
-        if mel.len() != CHUNK_FRAMES * MEL_BANDS {
-            return Err(Error::model(
-                &self.mel_path,
-                format!(
-                    "gives {} values for {CHUNK_SAMPLES} samples, expected {CHUNK_FRAMES} frames × {MEL_BANDS} mel bands",
-                    mel.len()
-                ),
-            ));
+        for (samples, frames) in [(CHUNK, FIRST_FRAMES), (CHUNK_SAMPLES, CHUNK_FRAMES)] {
+            mel.clear();
+            self.run_mel(&vec![0.0; samples], &mut mel)?;
+            if mel.len() != frames * MEL_BANDS {
+                return Err(Error::model(
+                    &self.mel_path,
+                    format!(
+                        "gives {} values for {samples} samples, expected {frames} frames × {MEL_BANDS} mel bands",
+                        mel.len()
+                    ),
+                ));
+            }
         }
         let mut out = Vec::new();
         self.run_embedding(&vec![1.0; BATCH * WINDOW_FRAMES * MEL_BANDS], &mut out)?;
@@ -511,7 +503,7 @@ impl Frontend for SpeechEmbedding {
         // The mel frames the leftover samples fully cover, from one zero-padded chunk.
         let (start, len) = self.next_chunk();
         let avail = self.total.saturating_sub(start) as usize;
-        let n = if avail >= MEL_WINDOW {
+        if avail >= MEL_WINDOW {
             let frames = (avail - MEL_WINDOW) / MEL_HOP + 1;
             let a = (start - self.pending_start) as usize;
             let mut chunk = std::mem::take(&mut self.last_chunk);
@@ -521,10 +513,8 @@ impl Frontend for SpeechEmbedding {
             let r = self.add_mel(&chunk, frames);
             self.last_chunk = chunk;
             r?;
-            self.emit_windows(out, true)?
-        } else {
-            self.emit_windows(out, true)?
-        };
+        }
+        let n = self.emit_windows(out, true)?;
         self.reset();
         Ok(n)
     }
