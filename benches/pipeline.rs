@@ -66,6 +66,7 @@ fn listen(c: &mut Criterion) {
                     )
                 })
                 .collect(),
+            norms: Vec::new(),
         })
         .collect();
     let audio = signal(60.0, 7);

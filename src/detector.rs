@@ -72,6 +72,58 @@ impl Default for DetectorConfig {
     }
 }
 
+/// Per-template score normalisation: a template's DTW distance `d` is scored
+/// as `(d - mean) / std`, where `mean` and `std` describe its best-match
+/// distances over keyword-free speech by many speakers (a background
+/// cohort). Scores of different templates and keywords are then on one scale,
+/// "standard deviations closer than other speech", so one threshold means
+/// about the same false-alarm rate for every keyword.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ScoreNorm {
+    /// Mean best-match distance on background speech.
+    pub mean: f32,
+    /// Standard deviation of those distances (> 0).
+    pub std: f32,
+}
+
+impl ScoreNorm {
+    /// Raw distances (`mean` 0, `std` 1).
+    pub const IDENTITY: ScoreNorm = ScoreNorm {
+        mean: 0.0,
+        std: 1.0,
+    };
+
+    /// Mean and standard deviation of the finite values of `distances`, or
+    /// `None` with fewer than two finite values or no spread.
+    pub fn fit(distances: impl IntoIterator<Item = f32>) -> Option<ScoreNorm> {
+        let (mut n, mut sum, mut sq) = (0usize, 0f64, 0f64);
+        for d in distances.into_iter().filter(|d| d.is_finite()) {
+            n += 1;
+            sum += d as f64;
+            sq += d as f64 * d as f64;
+        }
+        if n < 2 {
+            return None;
+        }
+        let mean = sum / n as f64;
+        let std = (sq / n as f64 - mean * mean).max(0.0).sqrt();
+        (std > 1e-9).then_some(ScoreNorm {
+            mean: mean as f32,
+            std: std as f32,
+        })
+    }
+
+    /// The normalised score of distance `d` (infinite stays infinite).
+    #[inline]
+    pub fn apply(&self, d: f32) -> f32 {
+        (d - self.mean) / self.std
+    }
+
+    fn is_valid(&self) -> bool {
+        self.mean.is_finite() && self.std.is_finite() && self.std > 0.0
+    }
+}
+
 /// One keyword to watch for: its templates' features and threshold.
 #[derive(Debug, Clone)]
 pub struct KeywordTemplates<'a> {
@@ -79,7 +131,10 @@ pub struct KeywordTemplates<'a> {
     pub name: String,
     /// Template identifiers (e.g. `"k/2.wav"`) and features (frames × dims).
     pub templates: Vec<(String, ArrayView2<'a, f32>)>,
-    /// Detection threshold on the fused distance.
+    /// Score normalisation per template (empty: raw distances).
+    pub norms: Vec<ScoreNorm>,
+    /// Detection threshold on the fused score (a distance, or a normalised
+    /// score when `norms` are given, which is usually negative).
     pub threshold: f32,
 }
 
@@ -95,7 +150,8 @@ pub struct Detection {
     pub start_frame: u64,
     /// Last frame of the match (inclusive).
     pub end_frame: u64,
-    /// Fused path-length-normalized distance.
+    /// Fused score: the path-length-normalized distance, or its normalised
+    /// form when the keyword has [`ScoreNorm`]s (lower is closer).
     pub distance: f32,
     /// Frame index at which the detection was decided (latency = this − end).
     pub decided_frame: u64,
@@ -109,6 +165,7 @@ struct Keyword {
     name: String,
     template_names: Vec<String>,
     dtws: Vec<StreamingDtw>,
+    norms: Vec<ScoreNorm>,
     threshold: f32,
     ends: Vec<(f32, u64)>,
     candidate: Option<Detection>,
@@ -167,12 +224,29 @@ impl Detector {
                     k.templates.len()
                 )));
             }
-            if !k.threshold.is_finite() || k.threshold <= 0.0 {
+            if !k.threshold.is_finite() {
                 return Err(Error::invalid(format!(
-                    "keyword '{}': threshold must be a positive number, got {}",
+                    "keyword '{}': threshold must be a finite number, got {}",
                     k.name, k.threshold
                 )));
             }
+            let norms = if k.norms.is_empty() {
+                vec![ScoreNorm::IDENTITY; k.templates.len()]
+            } else if k.norms.len() != k.templates.len() {
+                return Err(Error::invalid(format!(
+                    "keyword '{}': {} score norms for {} templates",
+                    k.name,
+                    k.norms.len(),
+                    k.templates.len()
+                )));
+            } else if let Some(n) = k.norms.iter().find(|n| !n.is_valid()) {
+                return Err(Error::invalid(format!(
+                    "keyword '{}': invalid score norm (mean {}, std {})",
+                    k.name, n.mean, n.std
+                )));
+            } else {
+                k.norms.clone()
+            };
             let mut names = Vec::new();
             let mut dtws = Vec::new();
             for (id, f) in &k.templates {
@@ -193,6 +267,7 @@ impl Detector {
                 ends: vec![(f32::INFINITY, 0); dtws.len()],
                 template_names: names,
                 dtws,
+                norms,
                 threshold: k.threshold,
                 candidate: None,
                 last_end: None,
@@ -260,8 +335,9 @@ impl Detector {
         let t = self.t;
         self.t += 1;
         for (ki, kw) in self.keywords.iter_mut().enumerate() {
-            for (dtw, end) in kw.dtws.iter_mut().zip(kw.ends.iter_mut()) {
-                *end = dtw.push_prepared(&self.frame);
+            for ((dtw, end), norm) in kw.dtws.iter_mut().zip(kw.ends.iter_mut()).zip(&kw.norms) {
+                let (d, start) = dtw.push_prepared(&self.frame);
+                *end = (norm.apply(d), start);
             }
             let Some((score, tpl)) = fuse(&kw.ends, self.cfg.fusion) else {
                 continue;
@@ -293,7 +369,8 @@ impl Detector {
                 let settled = kw
                     .dtws
                     .iter()
-                    .all(|d| d.lower_bound(c.end_frame) >= c.distance);
+                    .zip(&kw.norms)
+                    .all(|(d, n)| n.apply(d.lower_bound(c.end_frame)) >= c.distance);
                 if timed_out || settled {
                     emit(kw, c, t, self.refractory, out);
                 }
@@ -401,6 +478,7 @@ mod tests {
         let kw = KeywordTemplates {
             name: "w".into(),
             templates: vec![("w/1.wav".into(), word.view())],
+            norms: vec![],
             threshold: 0.2,
         };
         let mut det = Detector::new(vec![kw], DetectorConfig::default(), d, 160, 400).unwrap();
@@ -410,6 +488,57 @@ mod tests {
         for e in &ev {
             assert!(e.decided_frame - e.end_frame <= 15, "latency {:?}", e);
         }
+    }
+
+    #[test]
+    fn normalised_scores_give_the_same_events_at_the_mapped_threshold() {
+        // z = (d - mean) / std is monotone per template, so with one template a
+        // raw threshold t and a normalised threshold (t - mean) / std must
+        // give the same events, their scores mapped.
+        let d = 8;
+        let word = noise(30, d, 1);
+        let mut stream = noise(400, d, 2);
+        for at in [50usize, 200, 330] {
+            stream.slice_mut(s![at..at + 30, ..]).assign(&word);
+        }
+        let norm = ScoreNorm {
+            mean: 0.9,
+            std: 0.05,
+        };
+        let mk = |norms: Vec<ScoreNorm>, threshold: f32| KeywordTemplates {
+            name: "w".into(),
+            templates: vec![("w/1.wav".into(), word.view())],
+            norms,
+            threshold,
+        };
+        let cfg = DetectorConfig::default();
+        let raw = run(
+            &mut Detector::new(vec![mk(vec![], 0.2)], cfg, d, 160, 400).unwrap(),
+            &stream,
+        );
+        let z = run(
+            &mut Detector::new(vec![mk(vec![norm], norm.apply(0.2))], cfg, d, 160, 400).unwrap(),
+            &stream,
+        );
+        assert_eq!(raw.len(), 3);
+        assert_eq!(raw.len(), z.len());
+        for (a, b) in raw.iter().zip(&z) {
+            assert_eq!((a.start_frame, a.end_frame), (b.start_frame, b.end_frame));
+            assert!(
+                (norm.apply(a.distance) - b.distance).abs() < 1e-4,
+                "{a:?} {b:?}"
+            );
+            assert!(b.distance < 0.0);
+        }
+    }
+
+    #[test]
+    fn score_norm_fit_ignores_unreachable_ends() {
+        let n = ScoreNorm::fit([1.0, f32::INFINITY, 3.0]).unwrap();
+        assert_eq!((n.mean, n.std), (2.0, 1.0));
+        assert!(ScoreNorm::fit([1.0, f32::INFINITY]).is_none());
+        assert!(ScoreNorm::fit([2.0, 2.0, 2.0]).is_none());
+        assert_eq!(n.apply(f32::INFINITY), f32::INFINITY);
     }
 
     #[test]
@@ -435,6 +564,7 @@ mod tests {
                     w.slice(s![.., ..2])
                 },
             )],
+            norms: vec![],
             threshold: thr,
         };
         assert!(Detector::new(vec![], DetectorConfig::default(), 4, 160, 400).is_err());
@@ -462,6 +592,19 @@ mod tests {
             400
         )
         .is_err());
+        let bad_norm = KeywordTemplates {
+            norms: vec![ScoreNorm {
+                mean: 0.5,
+                std: 0.0,
+            }],
+            ..mk("a", -3.0, true)
+        };
+        assert!(Detector::new(vec![bad_norm], DetectorConfig::default(), 4, 160, 400).is_err());
+        let two_norms = KeywordTemplates {
+            norms: vec![ScoreNorm::IDENTITY; 2],
+            ..mk("a", -3.0, true)
+        };
+        assert!(Detector::new(vec![two_norms], DetectorConfig::default(), 4, 160, 400).is_err());
         assert!("mean:0".parse::<Fusion>().is_err());
         assert_eq!("mean:3".parse::<Fusion>().unwrap(), Fusion::Mean(3));
     }

@@ -188,6 +188,7 @@ pub fn build_detector(
                 .iter()
                 .map(|(id, f)| (id.clone(), f.data.view()))
                 .collect(),
+            norms: k.norms.clone(),
             threshold,
         })
         .collect();

@@ -4,20 +4,26 @@
 //! the binary so an enrollment gets a threshold checked against real speech
 //! without the user's own background audio.
 //!
-//! The threshold it gives is the highest with no detection on the cohort
-//! ([`cohort_threshold`]). A keyword that occurs in the cohort ("computer") or
+//! Enrollment fits each template's score normalisation on it
+//! ([`score_norms`]): scores become "standard deviations closer than other
+//! speech", comparable across keywords, and the default threshold is
+//! [`crate::templates::DEFAULT_NORMED_THRESHOLD`] on that scale.
+//!
+//! [`cohort_threshold`] gives instead the highest threshold with no detection
+//! on the cohort. A keyword that occurs in the cohort ("computer") or
 //! sounds like one of its words gets a threshold that is too strict; the
 //! result reports how close the cohort came, and `wordspot calibrate` on the
 //! user's own background replaces it.
 
 use std::path::Path;
 
-use super::stream::{calibrate, stream_features, Calibration, StreamFeatures};
-use crate::detector::DetectorConfig;
-use crate::features::Frontend;
+use super::stream::{calibrate, run_detector, stream_features, Calibration, StreamFeatures};
+use crate::detector::{DetectorConfig, ScoreNorm};
+use crate::dtw::{subsequence, Metric};
+use crate::features::{Features, Frontend};
 use crate::normalize::Normalizer;
-use crate::templates::Keyword;
-use crate::{audio, Result, SAMPLE_RATE};
+use crate::templates::{write_manifest, Keyword, Manifest, DEFAULT_NORMED_THRESHOLD};
+use crate::{audio, Error, Result, SAMPLE_RATE};
 
 /// The cohort audio (FLAC, 16 kHz mono).
 pub static BUILTIN_COHORT_FLAC: &[u8] = include_bytes!("../../examples/demo/background.flac");
@@ -38,6 +44,24 @@ pub fn builtin_cohort(
     })
 }
 
+/// Score normalisation of each template against `cohort` (keyword-free
+/// speech): the mean and standard deviation of the template's best-match
+/// distance ending at every cohort frame ([`ScoreNorm::fit`]). `None` for a
+/// template that cannot be matched in the cohort (longer than twice it).
+pub fn score_norms(
+    cohort: &StreamFeatures,
+    templates: &[&Features],
+    metric: Metric,
+) -> Vec<Option<ScoreNorm>> {
+    templates
+        .iter()
+        .map(|t| {
+            let curve = subsequence(t.data.view(), cohort.features.data.view(), metric);
+            ScoreNorm::fit(curve.into_iter().map(|(d, _)| d))
+        })
+        .collect()
+}
+
 /// Per keyword, the highest threshold giving no detection on the cohort
 /// (`current` is kept for a keyword the cohort cannot constrain).
 pub fn cohort_threshold(
@@ -47,6 +71,92 @@ pub fn cohort_threshold(
     cfg: DetectorConfig,
 ) -> Result<Vec<Calibration>> {
     calibrate(std::slice::from_ref(cohort), keywords, current, 0.0, cfg)
+}
+
+/// What [`normalise_keyword`] found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CohortReport {
+    /// Some take could not be matched in the cohort: nothing was changed.
+    Unmatched,
+    /// Every take was normalised and the threshold set.
+    Normalised {
+        /// The highest normalised score of a take against the other takes
+        /// (leave-one-out); above the threshold, the takes would not find
+        /// each other.
+        worst_take: Option<f32>,
+        /// The lowest normalised score of a cohort match (the cohort holds
+        /// other words, wake words among them); at or under the threshold,
+        /// the word may sound like one of them.
+        closest_cohort: Option<f32>,
+    },
+}
+
+/// Normalises the scores of the keyword enrolled in `dir` (manifest `m`,
+/// already written by [`crate::templates::enroll`]) on the built-in cohort:
+/// each take gets its [`ScoreNorm`], the threshold becomes `threshold` or
+/// [`DEFAULT_NORMED_THRESHOLD`] (source `manual` or `cohort-normalised`), the
+/// manifest is rewritten and `m` updated. `cfg` is the detector the cohort's
+/// closest match is measured with.
+pub fn normalise_keyword(
+    dir: &Path,
+    m: &mut Manifest,
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+    threshold: Option<f32>,
+    cfg: DetectorConfig,
+) -> Result<CohortReport> {
+    // A keyword folder loads as a store of one keyword.
+    let find = |fe: &mut dyn Frontend| -> Result<Keyword> {
+        crate::templates::load(dir, fe, normalizer)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::invalid(format!("{}: keyword not found", dir.display())))
+    };
+    let kw = find(&mut *frontend)?;
+    let cohort = builtin_cohort(&mut *frontend, normalizer)?;
+    let feats: Vec<&Features> = kw.templates.iter().map(|(_, f)| f).collect();
+    let Some(norms) = score_norms(&cohort, &feats, m.metric)
+        .into_iter()
+        .collect::<Option<Vec<ScoreNorm>>>()
+    else {
+        return Ok(CohortReport::Unmatched);
+    };
+    for (t, n) in m.takes.iter_mut().zip(&norms) {
+        t.score_norm = Some(*n);
+    }
+    m.threshold = threshold.unwrap_or(DEFAULT_NORMED_THRESHOLD);
+    m.threshold_source = if threshold.is_some() {
+        "manual"
+    } else {
+        "cohort-normalised"
+    }
+    .into();
+    let worst_take = m
+        .takes
+        .iter()
+        .filter_map(|t| Some(t.score_norm?.apply(t.loo_distance?)))
+        .reduce(f32::max);
+    write_manifest(dir, m)?;
+    // The cohort's closest match, for the record and the caller's warning.
+    let kw = find(&mut *frontend)?;
+    let all = run_detector(
+        std::slice::from_ref(&kw),
+        &[f32::MAX],
+        cfg,
+        &cohort.features,
+    )?;
+    let closest_cohort = all.iter().map(|e| e.distance).reduce(f32::min);
+    m.calibration = Some(serde_json::json!({
+        "background": COHORT_NAME,
+        "score_norm": "per take: mean and std of its best-match distance over the cohort",
+        "closest_cohort_match": closest_cohort,
+        "worst_take_vs_others": worst_take,
+    }));
+    write_manifest(dir, m)?;
+    Ok(CohortReport::Normalised {
+        worst_take,
+        closest_cohort,
+    })
 }
 
 #[cfg(test)]

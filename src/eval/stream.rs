@@ -182,12 +182,17 @@ pub fn distance_curves(
         .collect()
 }
 
-/// The largest `f32` under `x` (for `x > 0`), so `≤ threshold` excludes `x`.
+/// The largest `f32` under `x`, so `≤ threshold` excludes `x` (scores may be
+/// negative: normalised scores are).
 fn just_under(x: f32) -> f32 {
-    if x > 0.0 && x.is_finite() {
+    if !x.is_finite() {
+        x
+    } else if x == 0.0 {
+        -f32::from_bits(1)
+    } else if x > 0.0 {
         f32::from_bits(x.to_bits() - 1)
     } else {
-        0.0
+        f32::from_bits(x.to_bits() + 1)
     }
 }
 
@@ -362,7 +367,7 @@ pub fn evaluate(
         grid.push(d);
         grid.push(just_under(d));
     }
-    grid.retain(|&x| x > 0.0 && x.is_finite());
+    grid.retain(|&x| x.is_finite());
     grid.sort_by(f32::total_cmp);
     grid.dedup();
     // 2. One exact run per grid threshold, plus the operating thresholds.
@@ -520,7 +525,7 @@ pub fn calibrate(
         .zip(current)
         .map(|(d, &cur)| {
             if d.len() > allowed {
-                just_under(d[allowed]).max(1e-6)
+                just_under(d[allowed])
             } else {
                 cur
             }
@@ -530,8 +535,8 @@ pub fn calibrate(
     for _ in 0..200 {
         let mut changed = false;
         for k in 0..keywords.len() {
-            if fa[k].len() > allowed && th[k] > 1e-6 {
-                th[k] = just_under(fa[k][allowed]).max(1e-6);
+            if fa[k].len() > allowed {
+                th[k] = just_under(fa[k][allowed]);
                 changed = true;
             }
         }
@@ -600,7 +605,8 @@ mod tests {
         let x = 0.25f32;
         assert!(just_under(x) < x);
         assert!(just_under(x) > 0.2499999);
-        assert_eq!(just_under(0.0), 0.0);
+        assert!(just_under(0.0) < 0.0);
+        assert!(just_under(-4.0) < -4.0 && just_under(-4.0) > -4.000001);
     }
 }
 

@@ -3,8 +3,8 @@
 //! The audio (`examples/demo/make_data.py`: Picovoice wake-word-benchmark
 //! "alexa"/"computer" clips, Apache-2.0; Spanish words, public domain; Speech
 //! Commands words, CC BY 4.0) is embedded in the binary. "alexa" is enrolled
-//! from three takes by three speakers, its threshold is calibrated on 81 s of
-//! keyword-free speech, the word is spotted in a 72 s stream of other speech
+//! from three takes by three speakers, its scores are normalised on 81 s of
+//! keyword-free speech (the built-in cohort), the word is spotted in a 72 s stream of other speech
 //! where four *other* speakers say it, and a fifth speaker's take is searched
 //! for in twelve recordings by yet other speakers.
 
@@ -16,13 +16,16 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use clap::Args;
 use wordspot::detector::DetectorConfig;
-use wordspot::eval::stream::{calibrate, stream_features, StreamFeatures};
+use wordspot::eval::cohort::{normalise_keyword, CohortReport};
 use wordspot::features::extract_utterance;
 use wordspot::pipeline::Spotter;
 use wordspot::search::{collect_files, search, SearchOptions};
 use wordspot::templates::{self, enroll, Enrollment, TakeAudio};
 
 use crate::common::FrontendArgs;
+
+/// Length of the built-in cohort (`examples/demo/background.flac`), for the text.
+const COHORT_SECONDS: u32 = 81;
 
 macro_rules! bundled {
     ($($name:literal),* $(,)?) => {
@@ -80,7 +83,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         fe.config().name()
     )?;
 
-    // 1. Enroll "seven" from three takes by jackson.
+    // 1. Enroll "alexa" from three takes by three speakers.
     let store = root.join("templates");
     let takes = (0..3)
         .map(|t| {
@@ -91,7 +94,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let m = enroll(
+    let mut m = enroll(
         &store,
         "alexa",
         &takes,
@@ -104,32 +107,28 @@ pub fn run(a: DemoArgs) -> Result<()> {
             threshold: None,
         },
     )?;
-    writeln!(
-        std::io::stdout(),
-        "1. enroll: 'alexa' from 3 takes by 3 speakers; leave-one-out threshold {:.3}",
-        m.threshold
-    )?;
-
-    // 1b. Calibrate the threshold on background speech without the word.
-    let keywords = templates::load(&store, &mut *fe, &norm)?;
+    // 1b. Normalise its scores on keyword-free speech by many speakers (the
+    // built-in cohort, as `wordspot enroll` does by default).
     let cfg = DetectorConfig {
         metric: a.fe.metric,
         ..DetectorConfig::default()
     };
-    let bg_path = root.join("background.flac");
-    let bg = wordspot::audio::read_file(&bg_path)?;
-    let background = [StreamFeatures {
-        file: bg_path.clone(),
-        features: stream_features(&mut *fe, &norm, &bg)?,
-        seconds: bg.len() as f64 / wordspot::SAMPLE_RATE as f64,
-    }];
-    let cal = calibrate(&background, &keywords, &[m.threshold], 0.0, cfg)?;
-    let threshold = cal[0].threshold;
+    let report = normalise_keyword(&store.join("alexa"), &mut m, &mut *fe, &norm, None, cfg)?;
+    let closest = match report {
+        CohortReport::Normalised {
+            closest_cohort: Some(c),
+            ..
+        } => format!("; the closest match in that speech scores {c:.2}"),
+        _ => String::new(),
+    };
     writeln!(
         std::io::stdout(),
-        "   calibrate: {:.1} s of keyword-free speech by other speakers -> threshold {threshold:.3} (no false alarm there)",
-        background[0].seconds
+        "1. enroll: 'alexa' from 3 takes by 3 speakers; scores normalised on {COHORT_SECONDS} s of \
+         keyword-free speech by other speakers, threshold {:.2} ({}){closest}",
+        m.threshold, m.threshold_source
     )?;
+    let keywords = templates::load(&store, &mut *fe, &norm)?;
+    let threshold = m.threshold;
 
     // 2. Spot it in a stream of digits spoken by jackson.
     let stream_path = root.join("stream.flac");
@@ -156,7 +155,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         let hit = truth.iter().any(|&(s, en)| e.start < en && s < e.end);
         writeln!(
             std::io::stdout(),
-            "   {:>6.2}-{:<6.2} {}  distance {:.3}  {}",
+            "   {:>6.2}-{:<6.2} {}  score {:.2}  {}",
             e.start,
             e.end,
             e.keyword,

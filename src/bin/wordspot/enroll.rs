@@ -6,8 +6,10 @@ use std::io::Write;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use wordspot::eval::cohort::{builtin_cohort, cohort_threshold, COHORT_NAME};
-use wordspot::templates::{self, enroll, write_manifest, Enrollment, TakeAudio};
+use wordspot::eval::cohort::{normalise_keyword, CohortReport};
+use wordspot::features::Frontend;
+use wordspot::normalize::Normalizer;
+use wordspot::templates::{enroll, Enrollment, Manifest, TakeAudio};
 
 use crate::common::{parse_time, read_audio, DetectorArgs, FrontendArgs};
 
@@ -41,14 +43,16 @@ pub struct EnrollArgs {
     /// Input device for --record (default device when absent).
     #[arg(long)]
     pub device: Option<String>,
-    /// Fixed threshold instead of the leave-one-out estimate.
-    #[arg(long)]
+    /// Fixed threshold instead of the default. It is on normalised scores
+    /// (standard deviations closer than other speech, e.g. -4) unless
+    /// --no-cohort is given, then on the raw DTW distance.
+    #[arg(long, allow_negative_numbers = true)]
     pub threshold: Option<f32>,
     /// Keep leading/trailing silence.
     #[arg(long)]
     pub no_trim: bool,
-    /// Keep the leave-one-out threshold instead of checking it against the
-    /// built-in background cohort.
+    /// Score raw DTW distances with the leave-one-out threshold, instead of
+    /// normalising each take's scores on the built-in background cohort.
     #[arg(long)]
     pub no_cohort: bool,
     #[command(flatten)]
@@ -99,42 +103,8 @@ pub fn run(a: EnrollArgs) -> Result<()> {
             threshold: a.threshold,
         },
     )?;
-    if a.threshold.is_none() && !a.no_cohort {
-        // The threshold of take-to-take distances says nothing about other speech:
-        // use the highest with no detection on the built-in cohort of many speakers.
-        let dir = a.out.join(&m.keyword);
-        let kw = templates::load(&a.out, &mut *fe, &norm)?
-            .into_iter()
-            .find(|k| k.dir == dir)
-            .ok_or_else(|| {
-                anyhow::anyhow!("{}: keyword not found after enrolling", dir.display())
-            })?;
-        let cohort = builtin_cohort(&mut *fe, &norm)?;
-        let cal = cohort_threshold(
-            &cohort,
-            std::slice::from_ref(&kw),
-            &[m.threshold],
-            a.det.config(&a.fe),
-        )?
-        .remove(0);
-        let loo: Vec<f32> = m.takes.iter().filter_map(|t| t.loo_distance).collect();
-        if let Some(worst) = loo.iter().copied().reduce(f32::max) {
-            if cal.threshold < worst {
-                eprintln!(
-                    "warning: '{}': the built-in cohort (other words by other speakers) comes closer ({:.4}) \
-                     than your takes are to each other ({worst:.4}): the word may sound like one in the cohort, \
-                     so the threshold is strict; run `wordspot calibrate` on your own background",
-                    m.keyword, cal.threshold
-                );
-            }
-        }
-        m.threshold = cal.threshold;
-        m.threshold_source = "cohort".into();
-        m.calibration = Some(serde_json::json!({
-            "background": COHORT_NAME,
-            "summary": serde_json::to_value(&cal)?,
-        }));
-        write_manifest(&dir, &m)?;
+    if !a.no_cohort {
+        normalise_on_cohort(&a, &mut m, &mut *fe, &norm)?;
     }
     writeln!(
         std::io::stdout(),
@@ -156,6 +126,48 @@ pub fn run(a: EnrollArgs) -> Result<()> {
             t.duration_s,
             t.source
         )?;
+    }
+    Ok(())
+}
+
+/// Normalises the keyword's scores on the built-in cohort (the library does
+/// it) and reports what it found.
+fn normalise_on_cohort(
+    a: &EnrollArgs,
+    m: &mut Manifest,
+    fe: &mut dyn Frontend,
+    norm: &Normalizer,
+) -> Result<()> {
+    let dir = a.out.join(&m.keyword);
+    let report = normalise_keyword(&dir, m, fe, norm, a.threshold, a.det.config(&a.fe))?;
+    match report {
+        CohortReport::Unmatched => eprintln!(
+            "warning: '{}': a take is too long to be scored against the built-in cohort; \
+             keeping raw distances and the {} threshold",
+            m.keyword, m.threshold_source
+        ),
+        CohortReport::Normalised {
+            worst_take,
+            closest_cohort,
+        } => {
+            let t = m.threshold;
+            if let Some(z) = worst_take.filter(|&z| z > t) {
+                eprintln!(
+                    "warning: '{}': a take scores {z:.2} against the others, above the threshold {t:.2}: \
+                     other speakers may be missed at this threshold (check the cuts; `wordspot calibrate` \
+                     on your own background, or a looser --threshold)",
+                    m.keyword
+                );
+            }
+            if let Some(c) = closest_cohort.filter(|&c| c <= t) {
+                eprintln!(
+                    "warning: '{}': the built-in cohort (other words by other speakers) has a match scoring \
+                     {c:.2}, under the threshold {t:.2}: the word may sound like one in the cohort; run \
+                     `wordspot calibrate` on your own background to check",
+                    m.keyword
+                );
+            }
+        }
     }
     Ok(())
 }

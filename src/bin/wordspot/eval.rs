@@ -12,7 +12,7 @@ use wordspot::eval::retrieval::{self, best_by_f1, RetrievalOptions, RetrievalRep
 use wordspot::eval::stream::{self, load_streams, SweepOptions};
 use wordspot::features::FrontendConfig;
 use wordspot::search::{collect_files, FeatureCache};
-use wordspot::templates::{self, default_threshold, Keyword};
+use wordspot::templates::{self, Keyword};
 
 use crate::common::{DetectorArgs, Format, FrontendArgs, FrontendKind};
 
@@ -81,8 +81,9 @@ pub struct StreamArgs {
     /// Recordings to evaluate (default: every labelled recording); unlabelled ones count as keyword-free.
     #[arg(value_name = "AUDIO")]
     pub audio: Vec<PathBuf>,
-    /// Operating threshold for every keyword (default: each keyword's stored threshold).
-    #[arg(long)]
+    /// Operating threshold for every keyword (default: each keyword's stored
+    /// threshold; a normalised score, e.g. -4, for stores enrolled with the cohort).
+    #[arg(long, allow_negative_numbers = true)]
     pub threshold: Option<f32>,
     /// Quantiles of the candidate distances in the threshold grid.
     #[arg(long, default_value_t = 40)]
@@ -303,8 +304,8 @@ fn thresholds(
     normalize: &str,
 ) -> Result<Vec<f32>> {
     if let Some(t) = given {
-        if !t.is_finite() || t <= 0.0 {
-            bail!("--threshold must be a positive number, got {t}");
+        if !t.is_finite() {
+            bail!("--threshold must be a finite number, got {t}");
         }
     }
     Ok(keywords
@@ -313,9 +314,9 @@ fn thresholds(
             given
                 .or_else(|| k.threshold_for(cfg, normalize))
                 .unwrap_or_else(|| {
-                    let t = default_threshold(cfg);
+                    let t = k.default_threshold(cfg);
                     eprintln!(
-                        "warning: {}: threshold was set for another frontend/normalizer; using {t}",
+                        "warning: {}: no usable stored threshold (set for another frontend or normalizer, or not a number); using {t}",
                         k.dir.display()
                     );
                     t

@@ -14,7 +14,7 @@ use wordspot::field::{self, health_line, ClipConfig, DiskStore, FieldConfig, Fie
 use wordspot::pipeline::{
     spawn, spawn_with_tap, Counters, Event, PipelineOptions, Spotter, Summary,
 };
-use wordspot::templates::{self, default_threshold};
+use wordspot::templates;
 
 use crate::common::{DetectorArgs, Format, FrontendArgs};
 
@@ -27,8 +27,9 @@ pub struct ListenArgs {
     /// Audio file to read, or `-` for standard input (default: the microphone).
     #[arg(long, value_name = "FILE|-")]
     pub input: Option<PathBuf>,
-    /// Threshold for every keyword (default: each keyword's stored threshold).
-    #[arg(long)]
+    /// Threshold for every keyword (default: each keyword's stored threshold;
+    /// a normalised score, e.g. -4, for stores enrolled with the cohort).
+    #[arg(long, allow_negative_numbers = true)]
     pub threshold: Option<f32>,
     #[command(flatten)]
     pub det: DetectorArgs,
@@ -79,8 +80,8 @@ pub struct ListenArgs {
 /// Runs `wordspot listen`.
 pub fn run(a: ListenArgs) -> Result<()> {
     if let Some(t) = a.threshold {
-        if !t.is_finite() || t <= 0.0 {
-            bail!("--threshold must be a positive number, got {t}");
+        if !t.is_finite() {
+            bail!("--threshold must be a finite number, got {t}");
         }
     }
     let (mut fe, norm) = a.fe.build()?;
@@ -92,9 +93,9 @@ pub fn run(a: ListenArgs) -> Result<()> {
             a.threshold
                 .or_else(|| k.threshold_for(&cfg, &a.fe.normalize))
                 .unwrap_or_else(|| {
-                    let t = default_threshold(&cfg);
+                    let t = k.default_threshold(&cfg);
                     eprintln!(
-                        "warning: {}: threshold was estimated with another frontend; using {t} (set --threshold or re-enroll)",
+                        "warning: {}: no usable stored threshold (set for another frontend or normalizer, or not a number); using {t} (set --threshold or re-enroll)",
                         k.dir.display()
                     );
                     t
