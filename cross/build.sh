@@ -8,6 +8,10 @@
 #   cross/build.sh TARGET --test [-- ARGS]          # also run the test suite
 #                                                   # under qemu-user (ARGS go
 #                                                   # to the test harness)
+#   cross/build.sh TARGET --test --only lib,embedding
+#                                                   # only these test targets
+#                                                   # (`lib` = unit tests, else
+#                                                   # files of tests/)
 #   cross/build.sh TARGET --profile dev             # another cargo profile
 #                                                   # (default: dist)
 #
@@ -29,17 +33,25 @@ install_deps() {
 }
 
 if [ "${1:-}" = "--install-deps" ]; then INSTALL=1; shift; else INSTALL=0; fi
-USAGE="usage: cross/build.sh [--install-deps] TARGET [--no-mic] [--profile NAME] [--test [-- TEST-ARGS]]"
+USAGE="usage: cross/build.sh [--install-deps] TARGET [--no-mic] [--profile NAME] [--test [--only T1,T2...] [-- TEST-ARGS]]"
 TARGET=${1:?$USAGE}
 shift
 MIC=1
 TEST=0
 PROFILE=dist
 TEST_ARGS=()
+ONLY=()
 while [ $# -gt 0 ]; do
     case $1 in
     --no-mic) MIC=0 ;;
     --test) TEST=1 ;;
+    --only)
+        IFS=, read -ra names <<<"${2:?$USAGE}"
+        for n in "${names[@]}"; do
+            if [ "$n" = lib ]; then ONLY+=(--lib); else ONLY+=(--test "$n"); fi
+        done
+        shift
+        ;;
     --profile)
         PROFILE=${2:?$USAGE}
         shift
@@ -120,5 +132,5 @@ if [ $TEST = 1 ]; then
     echo "cross/build.sh: $OUT/wordspot demo under $QEMU" >&2
     "$QEMU" "$OUT/wordspot" demo
     export WORDSPOT_TEST_RUNNER=$QEMU
-    "${CARGO[@]}" test --target "$TARGET" "${FEATURES[@]}" -- "${TEST_ARGS[@]}"
+    "${CARGO[@]}" test --target "$TARGET" "${FEATURES[@]}" "${ONLY[@]}" -- "${TEST_ARGS[@]}"
 fi
