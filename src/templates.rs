@@ -235,6 +235,11 @@ pub fn enroll(
     if takes.is_empty() {
         return Err(Error::invalid("no audio given to enroll"));
     }
+    if let Some(t) = opts.threshold.filter(|t| !t.is_finite()) {
+        return Err(Error::invalid(format!(
+            "--threshold must be a finite number, got {t}"
+        )));
+    }
     let dir = out.join(name);
     fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let mut manifest = match read_manifest(&dir) {

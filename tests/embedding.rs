@@ -10,7 +10,7 @@ use wordspot::features::embedding::{
     EmbeddingConfig, EmbeddingModelFiles, EmbeddingModels, SpeechEmbedding, BATCH, DIM, MEL_BANDS,
     WINDOW_FRAMES,
 };
-use wordspot::features::{extract, Frontend};
+use wordspot::features::{extract, extract_utterance, Frontend};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -145,6 +145,12 @@ fn audio_shorter_than_one_frame_gives_a_clear_error() {
     // Exactly one frame's worth (1152 samples) gives one frame.
     let f = extract(&mut fe, &[0.1; 1152], Path::new("one.wav")).unwrap();
     assert_eq!(f.len(), 1);
+    // As a template or query it is padded to 0.6 s: several frames, no
+    // start-of-stream frames; shorter than one frame it stays an error.
+    let u = extract_utterance(&mut fe, &[0.1; 1152], Path::new("one.wav")).unwrap();
+    assert_eq!(u.len(), 10, "{}", u.len());
+    let e = extract_utterance(&mut fe, &[0.1; 1000], Path::new("short.wav")).unwrap_err();
+    assert!(e.to_string().contains("too short"), "{e}");
 }
 
 #[test]

@@ -41,6 +41,13 @@ pub trait Frontend: Send {
     fn utterance_lead_frames(&self) -> usize {
         0
     }
+    /// Shortest isolated utterance, in samples: a shorter one is padded with
+    /// trailing silence to this length before [`extract_utterance`] runs the
+    /// frontend, so that a short word still gives a template of several frames
+    /// (a frontend with a long window otherwise leaves one or two).
+    fn utterance_min_samples(&self) -> usize {
+        0
+    }
     /// Feeds samples; appends every frame completed by them to `out`
     /// (row-major, [`Frontend::dim`] values per frame). Returns the number of frames appended.
     fn push(&mut self, samples: &[f32], out: &mut Vec<f32>) -> Result<usize>;
@@ -215,12 +222,25 @@ pub fn frame_end(i: usize, hop: usize, window: usize) -> f64 {
 }
 
 /// Features of an isolated utterance (a template or a query): [`extract`]
-/// without the [`Frontend::utterance_lead_frames`] (at least one frame is kept).
+/// of the samples padded with trailing silence to
+/// [`Frontend::utterance_min_samples`] (audio shorter than one
+/// [`Frontend::window`] is not padded: it stays an error), without the
+/// [`Frontend::utterance_lead_frames`] (at least one frame is kept).
 pub fn extract_utterance(
     frontend: &mut dyn Frontend,
     samples: &[f32],
     what: &Path,
 ) -> Result<Features> {
+    let min = frontend.utterance_min_samples();
+    let padded;
+    let samples = if samples.len() >= frontend.window() && samples.len() < min {
+        let mut v = samples.to_vec();
+        v.resize(min, 0.0);
+        padded = v;
+        &padded[..]
+    } else {
+        samples
+    };
     let f = extract(frontend, samples, what)?;
     let skip = frontend.utterance_lead_frames().min(f.len() - 1);
     Ok(if skip == 0 { f } else { f.slice(skip, f.len()) })
