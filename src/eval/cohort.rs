@@ -106,13 +106,10 @@ pub fn normalise_keyword(
     cfg: DetectorConfig,
 ) -> Result<CohortReport> {
     // A keyword folder loads as a store of one keyword.
-    let find = |fe: &mut dyn Frontend| -> Result<Keyword> {
-        crate::templates::load(dir, fe, normalizer)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::invalid(format!("{}: keyword not found", dir.display())))
-    };
-    let kw = find(&mut *frontend)?;
+    let mut kw: Keyword = crate::templates::load(dir, &mut *frontend, normalizer)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::invalid(format!("{}: keyword not found", dir.display())))?;
     let cohort = builtin_cohort(&mut *frontend, normalizer)?;
     let feats: Vec<&Features> = kw.templates.iter().map(|(_, f)| f).collect();
     let Some(norms) = score_norms(&cohort, &feats, m.metric)
@@ -136,9 +133,9 @@ pub fn normalise_keyword(
         .iter()
         .filter_map(|t| Some(t.score_norm?.apply(t.loo_distance?)))
         .reduce(f32::max);
-    write_manifest(dir, m)?;
-    // The cohort's closest match, for the record and the caller's warning.
-    let kw = find(&mut *frontend)?;
+    // The cohort's closest match, for the record and the caller's warning,
+    // with the loaded templates now scored on the new scale.
+    kw.norms = norms;
     let all = run_detector(
         std::slice::from_ref(&kw),
         &[f32::MAX],
