@@ -27,7 +27,9 @@ pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "flac", "ogg", "oga", "mp
 pub struct Hit {
     /// 1-based rank.
     pub rank: usize,
-    /// The recording.
+    /// The recording (written as text; a name that is not valid UTF-8 is
+    /// written lossily, with U+FFFD, rather than failing the output).
+    #[serde(serialize_with = "lossy_path")]
     pub file: PathBuf,
     /// Match start, seconds.
     pub start: f64,
@@ -37,39 +39,71 @@ pub struct Hit {
     pub distance: f32,
 }
 
+/// Serializes a path as a string, lossily when it is not valid UTF-8.
+fn lossy_path<S: serde::Serializer>(p: &Path, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&p.to_string_lossy())
+}
+
 /// Audio files named by `inputs` (files as given; folders walked recursively,
-/// keeping known audio extensions, sorted). Unreadable folders and missing
-/// paths are returned as errors beside the files that could be listed.
+/// keeping known audio extensions, sorted). Symbolic links are followed, but
+/// each folder and each file is visited once (by its real path), so a link
+/// back up the tree (`sub/up -> ..`, `x -> .`) neither loops nor lists a file
+/// twice. Unreadable folders and missing paths are returned as errors beside
+/// the files that could be listed.
 pub fn collect_files(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Error>) {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
+    let mut walk = Walk::default();
     for p in inputs {
         if p.is_dir() {
-            walk(p, &mut files, &mut errors);
+            walk.dir(p);
         } else if p.exists() {
-            files.push(p.clone());
+            walk.file(p.clone());
         } else {
-            errors.push(Error::io(
+            walk.errors.push(Error::io(
                 p,
                 std::io::Error::from(std::io::ErrorKind::NotFound),
             ));
         }
     }
-    (files, errors)
+    (walk.files, walk.errors)
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<Error>) {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => return errors.push(Error::io(dir, e)),
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        if p.is_dir() {
-            walk(&p, files, errors);
-        } else if is_audio(&p) {
-            files.push(p);
+/// A folder walk that remembers the real paths it has seen.
+#[derive(Default)]
+struct Walk {
+    files: Vec<PathBuf>,
+    errors: Vec<Error>,
+    seen: std::collections::HashSet<PathBuf>,
+}
+
+impl Walk {
+    /// Whether `p` (by its real path) is new; an unresolvable path counts as new.
+    fn first_visit(&mut self, p: &Path) -> bool {
+        let real = fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        self.seen.insert(real)
+    }
+
+    fn file(&mut self, p: PathBuf) {
+        if self.first_visit(&p) {
+            self.files.push(p);
+        }
+    }
+
+    fn dir(&mut self, dir: &Path) {
+        if !self.first_visit(dir) {
+            return;
+        }
+        let entries = match fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => return self.errors.push(Error::io(dir, e)),
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for p in paths {
+            if p.is_dir() {
+                self.dir(&p);
+            } else if is_audio(&p) {
+                self.file(p);
+            }
         }
     }
 }
@@ -389,5 +423,25 @@ mod tests {
         assert_eq!(files.len(), 3);
         assert_eq!(errs.len(), 1);
         assert!(errs[0].to_string().contains("missing.wav"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_loops_are_walked_once() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("sub")).unwrap();
+        fs::write(d.path().join("a.wav"), b"").unwrap();
+        fs::write(d.path().join("sub/b.wav"), b"").unwrap();
+        std::os::unix::fs::symlink(".", d.path().join("x")).unwrap();
+        std::os::unix::fs::symlink(".", d.path().join("y")).unwrap();
+        std::os::unix::fs::symlink("..", d.path().join("sub/up")).unwrap();
+        std::os::unix::fs::symlink("a.wav", d.path().join("c.wav")).unwrap();
+        let (files, errs) = collect_files(&[d.path().to_path_buf(), d.path().join("sub")]);
+        assert!(errs.is_empty(), "{errs:?}");
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| f.strip_prefix(d.path()).unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["a.wav", "sub/b.wav"]);
     }
 }

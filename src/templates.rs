@@ -241,8 +241,27 @@ pub fn enroll(
         )));
     }
     let dir = out.join(name);
+    let created = !dir.exists();
     fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let mut manifest = match read_manifest(&dir) {
+    let result = enroll_into(&dir, name, takes, opts);
+    if result.is_err() && created {
+        // Only removes the folder if nothing else is in it.
+        let _ = fs::remove_dir(&dir);
+    }
+    result
+}
+
+/// [`enroll`] into the existing folder `dir`. New takes are written to
+/// hidden temporary files, renamed into place only once every take has been
+/// featurized, then the manifest is replaced atomically; on failure the
+/// files written are removed, so a failed enroll leaves the store as it was.
+fn enroll_into(
+    dir: &Path,
+    name: &str,
+    takes: &[TakeAudio],
+    opts: Enrollment<'_>,
+) -> Result<Manifest> {
+    let mut manifest = match read_manifest(dir) {
         Ok(m) => m,
         Err(_) if !dir.join(MANIFEST).exists() => Manifest {
             keyword: name.to_string(),
@@ -256,6 +275,9 @@ pub fn enroll(
         },
         Err(e) => return Err(e),
     };
+    let mut paths: Vec<PathBuf> = manifest.takes.iter().map(|t| dir.join(&t.file)).collect();
+    // (temporary file, final file) of each new take.
+    let mut pending = Pending::default();
     let mut next = manifest.takes.len() + 1;
     for t in takes {
         let samples = if opts.trim {
@@ -273,7 +295,12 @@ pub fn enroll(
                 break f;
             }
         };
-        audio::write_wav(&dir.join(&file), samples)?;
+        // Hidden, and still a `.wav` for the decoder.
+        let tmp = dir.join(format!(".tmp-{file}"));
+        pending.temps.push(tmp.clone());
+        audio::write_wav(&tmp, samples)?;
+        paths.push(tmp.clone());
+        pending.moves.push((tmp, dir.join(&file)));
         manifest.takes.push(Take {
             file,
             duration_s: samples.len() as f64 / SAMPLE_RATE as f64,
@@ -286,7 +313,7 @@ pub fn enroll(
     manifest.normalize = opts.normalize_spec.to_string();
     manifest.metric = opts.metric;
     // Leave-one-out distances among all takes, with the enrollment frontend.
-    let feats = featurize_takes(&dir, &manifest, opts.frontend, opts.normalizer)?;
+    let feats = featurize_paths(&paths, opts.frontend, opts.normalizer)?;
     let loo = leave_one_out(&feats, opts.metric);
     for (t, d) in manifest.takes.iter_mut().zip(&loo) {
         t.loo_distance = *d;
@@ -300,8 +327,44 @@ pub fn enroll(
     };
     manifest.threshold = threshold;
     manifest.threshold_source = source.into();
-    write_manifest(&dir, &manifest)?;
+    pending.commit()?;
+    write_manifest(dir, &manifest)?;
+    pending.done();
     Ok(manifest)
+}
+
+/// Take files written by an enrollment that is not finished: removed when
+/// dropped unless [`Pending::done`] was called.
+#[derive(Default)]
+struct Pending {
+    temps: Vec<PathBuf>,
+    moves: Vec<(PathBuf, PathBuf)>,
+    moved: Vec<PathBuf>,
+}
+
+impl Pending {
+    /// Renames every temporary file to its final name.
+    fn commit(&mut self) -> Result<()> {
+        for (tmp, fin) in &self.moves {
+            fs::rename(tmp, fin).map_err(|e| Error::io(fin, e))?;
+            self.moved.push(fin.clone());
+        }
+        Ok(())
+    }
+
+    /// The enrollment succeeded: keep the files.
+    fn done(mut self) {
+        self.temps.clear();
+        self.moved.clear();
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        for p in self.temps.iter().chain(&self.moved) {
+            let _ = fs::remove_file(p);
+        }
+    }
 }
 
 /// Distance from each take to its closest other take (`None` with one take).
@@ -324,6 +387,9 @@ pub fn pair_distance(a: &Features, b: &Features, metric: Metric) -> Option<f32> 
 
 /// Threshold from leave-one-out distances: a margin above the worst take-to-take
 /// distance, so that every enrolled take would have been detected by the others.
+/// `None` when there is no spread to go by: fewer than two takes, or takes
+/// that are copies of each other (every distance 0, a threshold of 0 would
+/// only detect the same recording again).
 pub fn estimate_threshold(loo: &[Option<f32>]) -> Option<f32> {
     let d: Vec<f32> = loo.iter().flatten().copied().collect();
     if d.is_empty() {
@@ -332,7 +398,7 @@ pub fn estimate_threshold(loo: &[Option<f32>]) -> Option<f32> {
     let max = d.iter().copied().fold(f32::MIN, f32::max);
     let mean = d.iter().sum::<f32>() / d.len() as f32;
     let var = d.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / d.len() as f32;
-    Some(max.max(mean + 2.0 * var.sqrt()) * 1.1)
+    Some(max.max(mean + 2.0 * var.sqrt()) * 1.1).filter(|t| *t > 0.0 && t.is_finite())
 }
 
 fn featurize_takes(
@@ -341,13 +407,20 @@ fn featurize_takes(
     frontend: &mut dyn Frontend,
     normalizer: &Normalizer,
 ) -> Result<Vec<Features>> {
-    manifest
-        .takes
+    let paths: Vec<PathBuf> = manifest.takes.iter().map(|t| dir.join(&t.file)).collect();
+    featurize_paths(&paths, frontend, normalizer)
+}
+
+fn featurize_paths(
+    paths: &[PathBuf],
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+) -> Result<Vec<Features>> {
+    paths
         .iter()
-        .map(|t| {
-            let path = dir.join(&t.file);
-            let samples = audio::read_file(&path)?;
-            let f = extract_utterance(frontend, &samples, &path)?;
+        .map(|path| {
+            let samples = audio::read_file(path)?;
+            let f = extract_utterance(frontend, &samples, path)?;
             Ok(normalizer.apply_features(&f))
         })
         .collect()
@@ -357,13 +430,30 @@ fn featurize_takes(
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
     let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let m: Manifest =
-        serde_json::from_str(&text).map_err(|e| Error::format(&path, e.to_string()))?;
-    check_keyword(&m.keyword).map_err(|e| Error::format(&path, e.to_string()))?;
-    if m.takes.is_empty() {
-        return Err(Error::format(&path, "manifest lists no takes"));
+    Manifest::parse(&text, &path)
+}
+
+impl Manifest {
+    /// Parses and checks manifest JSON; `path` names it in errors. A take
+    /// file must be a plain name inside the keyword folder.
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
+        let m: Manifest =
+            serde_json::from_str(text).map_err(|e| Error::format(path, e.to_string()))?;
+        check_keyword(&m.keyword).map_err(|e| Error::format(path, e.to_string()))?;
+        if m.takes.is_empty() {
+            return Err(Error::format(path, "manifest lists no takes"));
+        }
+        if let Some(t) = m.takes.iter().find(|t| check_keyword(&t.file).is_err()) {
+            return Err(Error::format(
+                path,
+                format!(
+                    "take file '{}' is not a file name inside the keyword folder",
+                    t.file
+                ),
+            ));
+        }
+        Ok(m)
     }
-    Ok(m)
 }
 
 /// Writes a keyword folder's manifest (atomically: temp file + rename).
@@ -401,7 +491,9 @@ pub fn keyword_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Loads every keyword under `dir` and featurizes its takes with `frontend`.
+/// Loads every keyword under `dir` and featurizes its takes with `frontend`;
+/// fails on the first keyword that cannot be loaded (see [`load_store`] to
+/// skip it instead).
 pub fn load(
     dir: &Path,
     frontend: &mut dyn Frontend,
@@ -409,30 +501,67 @@ pub fn load(
 ) -> Result<Vec<Keyword>> {
     keyword_dirs(dir)?
         .into_iter()
-        .map(|d| {
-            let manifest = read_manifest(&d)?;
-            let feats = featurize_takes(&d, &manifest, frontend, normalizer)?;
-            let same_space = manifest.frontend == frontend.config()
-                && crate::normalize::NormSpec::parse(&manifest.normalize)
-                    .is_ok_and(|s| s == normalizer.spec());
-            let norms = match manifest.takes.iter().map(|t| t.score_norm).collect() {
-                Some(n) if same_space => n,
-                _ => Vec::new(),
-            };
-            let templates = manifest
-                .takes
-                .iter()
-                .zip(feats)
-                .map(|(t, f)| (format!("{}/{}", manifest.keyword, t.file), f))
-                .collect();
-            Ok(Keyword {
-                dir: d,
-                manifest,
-                templates,
-                norms,
-            })
-        })
+        .map(|d| load_keyword(d, frontend, normalizer))
         .collect()
+}
+
+/// A template store as loaded by [`load_store`].
+#[derive(Debug)]
+pub struct Store {
+    /// The keywords that loaded, sorted by folder name.
+    pub keywords: Vec<Keyword>,
+    /// Why each other keyword folder was skipped (a corrupt manifest, a
+    /// missing or unreadable take...), each error naming the file.
+    pub skipped: Vec<Error>,
+}
+
+/// Loads the keywords under `dir` that can be loaded: one bad keyword is
+/// reported in [`Store::skipped`] and the others still load. Errors only
+/// when `dir` holds no keyword folder at all.
+pub fn load_store(
+    dir: &Path,
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+) -> Result<Store> {
+    let mut store = Store {
+        keywords: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for d in keyword_dirs(dir)? {
+        match load_keyword(d, frontend, normalizer) {
+            Ok(k) => store.keywords.push(k),
+            Err(e) => store.skipped.push(e),
+        }
+    }
+    Ok(store)
+}
+
+fn load_keyword(
+    d: PathBuf,
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+) -> Result<Keyword> {
+    let manifest = read_manifest(&d)?;
+    let feats = featurize_takes(&d, &manifest, frontend, normalizer)?;
+    let same_space = manifest.frontend == frontend.config()
+        && crate::normalize::NormSpec::parse(&manifest.normalize)
+            .is_ok_and(|s| s == normalizer.spec());
+    let norms = match manifest.takes.iter().map(|t| t.score_norm).collect() {
+        Some(n) if same_space => n,
+        _ => Vec::new(),
+    };
+    let templates = manifest
+        .takes
+        .iter()
+        .zip(feats)
+        .map(|(t, f)| (format!("{}/{}", manifest.keyword, t.file), f))
+        .collect();
+    Ok(Keyword {
+        dir: d,
+        manifest,
+        templates,
+        norms,
+    })
 }
 
 #[cfg(test)]

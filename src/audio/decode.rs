@@ -2,7 +2,7 @@
 //! symphonia, read in blocks and converted to 16 kHz mono by [`FileSource`].
 
 use std::fs::File;
-use std::io::{BufReader, Cursor};
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
@@ -12,8 +12,9 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
+use super::pcm::{read_wav_header, PcmFormat};
 use super::resample::Converter;
-use super::{Outbox, Source, SourceStats};
+use super::{emit_warning, AudioWarning, Outbox, Source, SourceStats};
 use crate::{Error, Result};
 
 /// Extensions decoded by symphonia.
@@ -23,6 +24,12 @@ const SYMPHONIA_EXT: &[&str] = &["flac", "ogg", "oga", "mp3"];
 ///
 /// Only one block of input is held in memory at a time, so arbitrarily long
 /// recordings can be processed in constant memory.
+///
+/// Damage is handled as players do: a WAV whose header declares no data
+/// length (0 or `0xFFFFFFFF`) or more data than the file holds is read to
+/// the end of the file; a file cut short keeps its readable part; damaged
+/// packets are skipped. Each is reported as an [`AudioWarning`]
+/// ([`FileSource::warnings`], and the sink of [`super::set_warning_sink`]).
 pub struct FileSource {
     path: PathBuf,
     name: String,
@@ -91,6 +98,9 @@ impl FileSource {
             }
         };
         let (rate, channels) = dec.layout();
+        for w in dec.warnings() {
+            emit_warning(w);
+        }
         let conv = Converter::new(rate, channels as usize).ok_or_else(|| {
             Error::audio(
                 path,
@@ -120,8 +130,14 @@ impl FileSource {
         self.conv.channels() as u16
     }
 
+    /// What was wrong with the file but read anyway, so far (all of it once
+    /// the source has been read to its end).
+    pub fn warnings(&self) -> &[AudioWarning] {
+        self.dec.warnings()
+    }
+
     /// Duration in seconds when the header states it (WAV always, others
-    /// when the container does).
+    /// when the container does; for a damaged WAV, what the file holds).
     pub fn duration(&self) -> Option<f64> {
         self.dec
             .frames()
@@ -138,10 +154,14 @@ impl FileSource {
                 break;
             }
             self.input.clear();
+            let before = self.dec.warnings().len();
             let more = self
                 .dec
                 .next_block(&mut self.input)
                 .map_err(|m| Error::audio(&self.path, m))?;
+            for w in &self.dec.warnings()[before..] {
+                emit_warning(w);
+            }
             let ch = self.conv.channels();
             if self.dec.is_float() {
                 check_finite(&self.input, ch, self.frames_in, self.conv.rate())
@@ -209,6 +229,7 @@ pub(crate) fn check_finite(
 /// The per-format decoders behind [`FileSource`].
 enum Decoder {
     Wav(WavDec),
+    Raw(RawWav),
     Sym(Box<SymDec>),
 }
 
@@ -216,6 +237,7 @@ impl Decoder {
     fn layout(&self) -> (u32, u16) {
         match self {
             Decoder::Wav(w) => (w.rate, w.channels),
+            Decoder::Raw(r) => (r.format.rate, r.format.channels),
             Decoder::Sym(s) => (s.rate, s.channels),
         }
     }
@@ -223,13 +245,23 @@ impl Decoder {
     fn frames(&self) -> Option<u64> {
         match self {
             Decoder::Wav(w) => Some(w.total / w.channels as u64),
+            Decoder::Raw(r) => Some(r.total / r.format.frame_bytes() as u64),
             Decoder::Sym(s) => s.frames,
+        }
+    }
+
+    fn warnings(&self) -> &[AudioWarning] {
+        match self {
+            Decoder::Wav(w) => &w.warnings,
+            Decoder::Raw(r) => &r.warnings,
+            Decoder::Sym(s) => &s.warnings,
         }
     }
 
     fn is_float(&self) -> bool {
         match self {
             Decoder::Wav(w) => w.float,
+            Decoder::Raw(r) => r.format.encoding.is_float(),
             // Symphonia's float codecs (Vorbis, MP3, float PCM) can carry
             // non-finite values; checking integer output is cheap enough.
             Decoder::Sym(_) => true,
@@ -240,12 +272,17 @@ impl Decoder {
     fn next_block(&mut self, out: &mut Vec<f32>) -> std::result::Result<bool, String> {
         match self {
             Decoder::Wav(w) => w.next_block(out),
+            Decoder::Raw(r) => r.next_block(out),
             Decoder::Sym(s) => s.next_block(out),
         }
     }
 
     fn open_wav(media: Box<dyn MediaSource>, path: &Path) -> Result<Self> {
-        match WavDec::open(media).map_err(|m| Error::audio(path, m))? {
+        let media = match RawWav::open_damaged(media, path).map_err(|m| Error::audio(path, m))? {
+            Ok(raw) => return Ok(Decoder::Raw(raw)),
+            Err(media) => media,
+        };
+        match WavDec::open(media, path).map_err(|m| Error::audio(path, m))? {
             Ok(w) => Ok(Decoder::Wav(w)),
             // hound only does integer PCM and 32-bit float: let symphonia
             // try the rest (64-bit float, A-law, mu-law, ADPCM).
@@ -254,7 +291,7 @@ impl Decoder {
     }
 
     fn open_symphonia(media: Box<dyn MediaSource>, path: &Path, ext: Option<&str>) -> Result<Self> {
-        SymDec::open(media, ext)
+        SymDec::open(media, ext, path)
             .map(|s| Decoder::Sym(Box::new(s)))
             .map_err(|m| Error::audio(path, m))
     }
@@ -271,6 +308,8 @@ struct WavDec {
     /// Samples (not frames) declared by the header and still to read.
     total: u64,
     read: u64,
+    path: PathBuf,
+    warnings: Vec<AudioWarning>,
 }
 
 impl WavDec {
@@ -279,8 +318,8 @@ impl WavDec {
     #[allow(clippy::type_complexity)]
     fn open(
         media: Box<dyn MediaSource>,
+        path: &Path,
     ) -> std::result::Result<std::result::Result<Self, Box<dyn MediaSource>>, String> {
-        use std::io::{Seek, SeekFrom};
         let mut br = BufReader::new(media);
         let probe = hound::WavReader::new(&mut br).map(|r| r.spec());
         br.seek(SeekFrom::Start(0))
@@ -318,6 +357,8 @@ impl WavDec {
             total,
             read: 0,
             reader,
+            path: path.to_path_buf(),
+            warnings: Vec::new(),
         }))
     }
 
@@ -325,19 +366,14 @@ impl WavDec {
         let ch = self.channels as u64;
         // About 100 ms of input per block, whole frames.
         let want = ((self.rate as u64 / 10).max(1) * ch).min(self.total - self.read);
-        let truncated = |read: u64, total: u64, rate: u32| {
-            format!(
-                "truncated WAV: data ends at {:.3} s but the header declares {:.3} s",
-                (read / ch) as f64 / rate as f64,
-                (total / ch) as f64 / rate as f64
-            )
-        };
+        let mut eof = false;
         if self.float {
             for s in self.reader.samples::<f32>().take(want as usize) {
                 match s {
                     Ok(v) => out.push(v),
                     Err(hound::Error::IoError(e)) if is_eof(&e) => {
-                        return Err(truncated(self.read, self.total, self.rate));
+                        eof = true;
+                        break;
                     }
                     Err(e) => return Err(wav_error(e)),
                 }
@@ -349,14 +385,157 @@ impl WavDec {
                 match s {
                     Ok(v) => out.push(v as f32 * scale),
                     Err(hound::Error::IoError(e)) if is_eof(&e) => {
-                        return Err(truncated(self.read, self.total, self.rate));
+                        eof = true;
+                        break;
                     }
                     Err(e) => return Err(wav_error(e)),
                 }
                 self.read += 1;
             }
         }
+        if eof {
+            // Cut short (the file shrank, or it cannot be measured): keep
+            // the whole frames read, as players do.
+            let partial = (out.len() as u64) % ch;
+            out.truncate(out.len() - partial as usize);
+            let rate = self.rate as f64;
+            self.warnings.push(AudioWarning::Truncated {
+                path: self.path.clone(),
+                read_s: (self.read / ch) as f64 / rate,
+                declared_s: Some((self.total / ch) as f64 / rate),
+            });
+            self.total = self.read - self.read % ch;
+            return Ok(false);
+        }
         Ok(self.read < self.total)
+    }
+}
+
+/// A WAV whose header does not describe its data (a data length of 0 or
+/// `0xFFFFFFFF`, or more than the file holds), read like a WAV stream on
+/// standard input: sample data from the start of the data chunk to the end
+/// of the file.
+struct RawWav {
+    reader: BufReader<Box<dyn MediaSource>>,
+    format: PcmFormat,
+    /// Data bytes used (whole frames).
+    total: u64,
+    /// Data bytes still to read.
+    remaining: u64,
+    bytes: Vec<u8>,
+    warnings: Vec<AudioWarning>,
+}
+
+/// Counts the bytes read through it (to find where a WAV's data starts).
+struct Counting<R> {
+    inner: R,
+    n: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+}
+
+impl RawWav {
+    /// Reads the header; when it does not describe the data that follows
+    /// (and the encoding is plain PCM or float), a decoder over what the
+    /// file holds, with a warning. Otherwise hands the media back rewound.
+    #[allow(clippy::type_complexity)]
+    fn open_damaged(
+        media: Box<dyn MediaSource>,
+        path: &Path,
+    ) -> std::result::Result<std::result::Result<Self, Box<dyn MediaSource>>, String> {
+        let file_len = media.byte_len();
+        let mut br = BufReader::new(media);
+        let mut c = Counting {
+            inner: &mut br,
+            n: 0,
+        };
+        let mut riff = [0u8; 4];
+        let header = match c.read_exact(&mut riff) {
+            Ok(()) if &riff == b"RIFF" => read_wav_header(&mut c).ok(),
+            _ => None,
+        };
+        let offset = c.n;
+        let rewind = |mut br: BufReader<Box<dyn MediaSource>>| {
+            br.seek(SeekFrom::Start(0))
+                .map(|_| Err(br.into_inner()))
+                .map_err(|e| format!("read error: {e}"))
+        };
+        let (Some(h), Some(file_len)) = (header, file_len) else {
+            return rewind(br);
+        };
+        let fb = h.format.frame_bytes() as u64;
+        let avail = file_len.saturating_sub(offset);
+        let usable = avail / fb * fb;
+        let rate = h.format.rate as f64;
+        let warning = match h.data_len {
+            Some(d) if d <= avail => return rewind(br),
+            Some(d) => AudioWarning::Truncated {
+                path: path.to_path_buf(),
+                read_s: (usable / fb) as f64 / rate,
+                declared_s: Some((d / fb) as f64 / rate),
+            },
+            None => {
+                // The header's own bytes: 0 or 0xFFFFFFFF.
+                br.seek(SeekFrom::Start(offset - 4))
+                    .map_err(|e| format!("read error: {e}"))?;
+                let mut b4 = [0u8; 4];
+                br.read_exact(&mut b4)
+                    .map_err(|e| format!("read error: {e}"))?;
+                AudioWarning::UnknownLength {
+                    path: path.to_path_buf(),
+                    declared: u32::from_le_bytes(b4) as u64,
+                    found_s: (usable / fb) as f64 / rate,
+                }
+            }
+        };
+        if usable == 0 {
+            return Err("no audio samples in the file (header only)".into());
+        }
+        br.seek(SeekFrom::Start(offset))
+            .map_err(|e| format!("read error: {e}"))?;
+        // About 100 ms per block, as for other WAVs.
+        let block = (h.format.rate as u64 / 10).max(1) * fb;
+        Ok(Ok(Self {
+            reader: br,
+            format: h.format,
+            total: usable,
+            remaining: usable,
+            bytes: vec![0u8; block as usize],
+            warnings: vec![warning],
+        }))
+    }
+
+    fn next_block(&mut self, out: &mut Vec<f32>) -> std::result::Result<bool, String> {
+        let want = (self.bytes.len() as u64).min(self.remaining) as usize;
+        let mut got = 0;
+        while got < want {
+            match self.reader.read(&mut self.bytes[got..want]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("read error: {e}")),
+            }
+        }
+        let fb = self.format.frame_bytes();
+        let whole = got / fb * fb;
+        let enc = self.format.encoding;
+        out.extend(
+            self.bytes[..whole]
+                .chunks_exact(enc.bytes())
+                .map(|b| enc.decode(b)),
+        );
+        self.remaining -= got as u64;
+        if got < want {
+            // The file shrank while being read.
+            self.remaining = 0;
+        }
+        Ok(self.remaining > 0)
     }
 }
 
@@ -386,10 +565,20 @@ struct SymDec {
     channels: u16,
     frames: Option<u64>,
     scratch: Vec<f32>,
+    /// Frames decoded so far.
+    decoded: u64,
+    /// Damaged packets skipped so far.
+    damaged: u64,
+    path: PathBuf,
+    warnings: Vec<AudioWarning>,
 }
 
 impl SymDec {
-    fn open(media: Box<dyn MediaSource>, ext: Option<&str>) -> std::result::Result<Self, String> {
+    fn open(
+        media: Box<dyn MediaSource>,
+        ext: Option<&str>,
+        path: &Path,
+    ) -> std::result::Result<Self, String> {
         let mss = MediaSourceStream::new(media, Default::default());
         let mut hint = Hint::new();
         if let Some(e) = ext {
@@ -442,16 +631,46 @@ impl SymDec {
             channels: channels as u16,
             frames,
             scratch: Vec::new(),
+            decoded: 0,
+            damaged: 0,
+            path: path.to_path_buf(),
+            warnings: Vec::new(),
         })
+    }
+
+    /// At the end of the stream: reports skipped packets, and a stream cut
+    /// short (`eof`: the file ended inside a packet; or over 100 ms fewer
+    /// frames than the container declares).
+    fn finish(&mut self, eof: bool) -> bool {
+        if self.damaged > 0 {
+            self.warnings.push(AudioWarning::DamagedPackets {
+                path: self.path.clone(),
+                count: self.damaged,
+            });
+            self.damaged = 0;
+        }
+        let rate = self.rate as u64;
+        let short = self.frames.is_some_and(|n| self.decoded + rate / 10 < n);
+        if eof || short {
+            self.warnings.push(AudioWarning::Truncated {
+                path: self.path.clone(),
+                read_s: self.decoded as f64 / rate as f64,
+                declared_s: self
+                    .frames
+                    .filter(|_| short)
+                    .map(|n| n as f64 / rate as f64),
+            });
+        }
+        false
     }
 
     fn next_block(&mut self, out: &mut Vec<f32>) -> std::result::Result<bool, String> {
         loop {
             let packet = match self.format.next_packet() {
                 Ok(Some(p)) => p,
-                Ok(None) | Err(SymError::ResetRequired) => return Ok(false),
+                Ok(None) | Err(SymError::ResetRequired) => return Ok(self.finish(false)),
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    return Ok(false)
+                    return Ok(self.finish(true))
                 }
                 Err(e) => return Err(format!("corrupt audio data: {e}")),
             };
@@ -474,10 +693,14 @@ impl SymDec {
                     }
                     buf.copy_to_vec_interleaved(&mut self.scratch);
                     out.extend_from_slice(&self.scratch);
+                    self.decoded += buf.frames() as u64;
                     return Ok(true);
                 }
                 // A damaged packet: skip it, as players do.
-                Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => continue,
+                Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => {
+                    self.damaged += 1;
+                    continue;
+                }
                 Err(e) => return Err(format!("decode error: {e}")),
             }
         }

@@ -5,7 +5,9 @@
 //!   WAV encodings via symphonia), FLAC, OGG Vorbis, MP3 (symphonia), read in
 //!   blocks.
 //! - [`StdinSource`]: raw s16le / f32le (or any [`Encoding`]) at a given rate
-//!   and channel count, or a WAV stream recognised by its `RIFF` header.
+//!   and channel count, or a WAV stream recognised by its `RIFF` header
+//!   ([`StdinLayout`]); standard input is read on a thread ([`PipeReader`])
+//!   so a stalled writer never keeps a stop request waiting.
 //! - `MicSource` (cargo feature `mic`): cpal capture into a lock-free ring
 //!   ([`ring`]), re-opened with back-off after stream errors.
 //!
@@ -22,7 +24,8 @@ mod resample;
 pub mod ring;
 mod stdin;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 #[cfg(feature = "mic")]
 pub use capture::{list_devices, DeviceInfo, MicSource};
@@ -32,7 +35,7 @@ pub use pcm::{Encoding, PcmFormat};
 pub use reopen::{Backoff, Opened, Opener, ReopeningSource};
 pub use resample::{Converter, RATE_RANGE};
 pub use ring::RingSource;
-pub use stdin::{stdin, StdinSource};
+pub use stdin::{stdin, PipeReader, StdinLayout, StdinSource};
 
 use crate::{Error, Result, SAMPLE_RATE};
 
@@ -84,6 +87,120 @@ impl Outbox {
     /// Samples handed out so far.
     pub(crate) fn delivered(&self) -> u64 {
         self.delivered
+    }
+}
+
+/// Something wrong with an input that was read anyway, as players do: the
+/// audio that is there is used and the problem reported. A [`FileSource`]
+/// keeps the warnings it raised ([`FileSource::warnings`]) and also hands
+/// each to the process-wide sink ([`set_warning_sink`]), so commands that
+/// read files deep inside the library can still tell the user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AudioWarning {
+    /// The WAV header's data length is 0 or `0xFFFFFFFF` (what a recorder
+    /// leaves when it stops before finishing the file): the data up to the
+    /// end of the file was read.
+    UnknownLength {
+        /// The file.
+        path: PathBuf,
+        /// The data length the header declares.
+        declared: u64,
+        /// Seconds of audio the file actually holds.
+        found_s: f64,
+    },
+    /// The file ends before its header says it should: the readable part
+    /// was used.
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Seconds of audio read.
+        read_s: f64,
+        /// Seconds the header declares, when it does.
+        declared_s: Option<f64>,
+    },
+    /// Damaged packets (lost sync, bad CRC) were skipped.
+    DamagedPackets {
+        /// The file.
+        path: PathBuf,
+        /// How many were skipped.
+        count: u64,
+    },
+}
+
+impl AudioWarning {
+    /// The file the warning is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            AudioWarning::UnknownLength { path, .. }
+            | AudioWarning::Truncated { path, .. }
+            | AudioWarning::DamagedPackets { path, .. } => path,
+        }
+    }
+
+    /// A short name of the kind of problem (to summarise many of one kind).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AudioWarning::UnknownLength { .. } => "WAV header without a data length",
+            AudioWarning::Truncated { .. } => "truncated file",
+            AudioWarning::DamagedPackets { .. } => "damaged packets skipped",
+        }
+    }
+}
+
+impl std::fmt::Display for AudioWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AudioWarning::UnknownLength {
+                path,
+                declared,
+                found_s,
+            } => write!(
+                f,
+                "{}: the WAV header declares a data length of {declared:#x} (unfinished recording?); read the {found_s:.3} s the file holds",
+                path.display()
+            ),
+            AudioWarning::Truncated {
+                path,
+                read_s,
+                declared_s: Some(d),
+            } => write!(
+                f,
+                "{}: truncated: the audio ends at {read_s:.3} s but the header declares {d:.3} s; using the readable part",
+                path.display()
+            ),
+            AudioWarning::Truncated {
+                path,
+                read_s,
+                declared_s: None,
+            } => write!(
+                f,
+                "{}: truncated: the file ends inside a packet at {read_s:.3} s; using the readable part",
+                path.display()
+            ),
+            AudioWarning::DamagedPackets { path, count } => write!(
+                f,
+                "{}: {count} damaged packet(s) skipped",
+                path.display()
+            ),
+        }
+    }
+}
+
+type WarningSink = Box<dyn Fn(&AudioWarning) + Send + Sync>;
+
+static WARNING_SINK: OnceLock<WarningSink> = OnceLock::new();
+
+/// Installs the process-wide receiver of [`AudioWarning`]s (once; later
+/// calls are ignored and return `false`). Without one, warnings are only
+/// kept on the [`FileSource`] that raised them.
+pub fn set_warning_sink(sink: impl Fn(&AudioWarning) + Send + Sync + 'static) -> bool {
+    WARNING_SINK.set(Box::new(sink)).is_ok()
+}
+
+/// Hands `w` to the sink, if one is installed.
+pub(crate) fn emit_warning(w: &AudioWarning) {
+    if let Some(sink) = WARNING_SINK.get() {
+        sink(w);
     }
 }
 
@@ -141,11 +258,15 @@ pub fn read_file(path: &Path) -> Result<Vec<f32>> {
     drain(&mut FileSource::open(path)?)
 }
 
-/// Decodes the part of `path` from `start_s` to `end_s` seconds.
-/// Errors if the times are not finite, `end_s <= start_s`, `start_s < 0`,
-/// or the range reaches past the end of the file.
+/// Decodes the part of `path` from `start_s` to `end_s` seconds;
+/// `end_s = f64::INFINITY` means "to the end of the file".
+/// Errors if the times are NaN, `start_s` is not finite or negative,
+/// `end_s <= start_s`, or the range reaches past the end of the file. The
+/// range is checked against the duration the header states before anything
+/// is allocated, so an absurd `end_s` (`1e9`) is a clear error, not an
+/// out-of-memory abort.
 pub fn read_segment(path: &Path, start_s: f64, end_s: f64) -> Result<Vec<f32>> {
-    if !start_s.is_finite() || !end_s.is_finite() || start_s < 0.0 {
+    if !start_s.is_finite() || end_s.is_nan() || start_s < 0.0 {
         return Err(Error::invalid(format!(
             "{}: invalid segment {start_s}-{end_s} s",
             path.display()
@@ -157,11 +278,40 @@ pub fn read_segment(path: &Path, start_s: f64, end_s: f64) -> Result<Vec<f32>> {
             path.display()
         )));
     }
+    let to_end = end_s == f64::INFINITY;
     let rate = SAMPLE_RATE as f64;
-    let first = (start_s * rate).round() as usize;
-    let last = (end_s * rate).round() as usize;
+    let past_end = |seen: f64, start_s: f64, end_s: f64| {
+        let what = if to_end {
+            format!("segment start {start_s:.3} s is")
+        } else {
+            format!("segment {start_s:.3}-{end_s:.3} s reaches")
+        };
+        Error::audio(
+            path,
+            format!("{what} past the end of the audio ({seen:.3} s)"),
+        )
+    };
     let mut src = FileSource::open(path)?;
-    let mut buf = Vec::with_capacity(last - first);
+    // Half a 16 kHz sample of slack for the header's rounding.
+    let slack = 0.5 / rate;
+    let duration = src.duration();
+    if let Some(d) = duration {
+        if (!to_end && end_s > d + slack) || start_s >= d {
+            return Err(past_end(d, start_s, end_s));
+        }
+    }
+    // Float to integer casts saturate: an end of 1e300 s is usize::MAX.
+    let first = (start_s * rate).round() as usize;
+    let last = if to_end {
+        usize::MAX
+    } else {
+        (end_s * rate).round() as usize
+    };
+    // Never reserve more than the file holds (or a minute when unknown).
+    let known = duration.map_or(60 * SAMPLE_RATE as usize, |d| {
+        (d * rate).ceil() as usize + 1
+    });
+    let mut buf = Vec::with_capacity(last.saturating_sub(first).min(known));
     let mut seen = 0usize;
     let mut block = Vec::with_capacity(BLOCK);
     while seen < last {
@@ -175,14 +325,8 @@ pub fn read_segment(path: &Path, start_s: f64, end_s: f64) -> Result<Vec<f32>> {
         buf.extend_from_slice(&block[lo..hi]);
         seen += n;
     }
-    if seen < last {
-        return Err(Error::audio(
-            path,
-            format!(
-                "segment {start_s:.3}-{end_s:.3} s reaches past the end of the audio ({:.3} s)",
-                seen as f64 / rate
-            ),
-        ));
+    if (!to_end && seen < last) || buf.is_empty() {
+        return Err(past_end(seen as f64 / rate, start_s, end_s));
     }
     Ok(buf)
 }

@@ -3,11 +3,16 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use super::decode::check_finite;
 use super::pcm::{read_wav_header, PcmFormat};
 use super::resample::Converter;
-use super::{Outbox, Source, SourceStats};
+use super::{emit_warning, AudioWarning, Outbox, Source, SourceStats};
 use crate::{Error, Result};
 
 /// A [`Source`] over any byte stream: standard input in the CLI, a `Cursor`
@@ -31,19 +36,146 @@ pub struct StdinSource<R: Read> {
     ended: bool,
     finished: bool,
     is_wav: bool,
+    /// Ended by a stop request ([`PipeReader`]), not by the stream.
+    stopped: bool,
+    warnings: Vec<AudioWarning>,
 }
 
-/// Standard input as a source named `-`; `raw` is the layout assumed when
-/// the stream does not start with a WAV header.
-pub fn stdin(raw: PcmFormat) -> Result<StdinSource<std::io::Stdin>> {
-    StdinSource::new(std::io::stdin(), raw, "-")
+/// What a byte stream is expected to hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdinLayout {
+    /// A WAV stream: one that does not start with a `RIFF` header is an
+    /// error (text or random bytes are not read as audio).
+    Wav,
+    /// Raw PCM in this layout; a stream that starts with a WAV header is
+    /// read as WAV.
+    Raw(PcmFormat),
+}
+
+/// Standard input as a source named `-`, read on its own thread
+/// ([`PipeReader`]): once `stop` is set, a read waiting for a stalled
+/// writer returns within [`PipeReader::POLL`] and the source ends (the
+/// pipeline then flushes the detections already made).
+pub fn stdin(layout: StdinLayout, stop: Arc<AtomicBool>) -> Result<StdinSource<PipeReader>> {
+    StdinSource::with_layout(PipeReader::new(std::io::stdin(), stop), layout, "-")
+}
+
+/// A byte stream read by a thread of its own, so a reader is never stuck in
+/// a blocking `read`: [`Read::read`] waits for data in steps of
+/// [`PipeReader::POLL`], and fails with [`std::io::ErrorKind::TimedOut`]
+/// once the stop flag is set. Two buffers, allocated at start-up, go back
+/// and forth between the threads.
+pub struct PipeReader {
+    full: Receiver<Chunk>,
+    free: Sender<Vec<u8>>,
+    cur: Vec<u8>,
+    len: usize,
+    pos: usize,
+    done: bool,
+    stop: Arc<AtomicBool>,
+}
+
+enum Chunk {
+    Data(Vec<u8>, usize),
+    Failed(std::io::Error),
+}
+
+impl PipeReader {
+    /// Longest a read waits before looking at the stop flag.
+    pub const POLL: Duration = Duration::from_millis(100);
+    /// Bytes per read of the underlying stream.
+    const CHUNK: usize = 16 * 1024;
+
+    /// Starts the thread reading `inner`.
+    pub fn new<R: Read + Send + 'static>(mut inner: R, stop: Arc<AtomicBool>) -> Self {
+        let (full_tx, full) = bounded::<Chunk>(2);
+        let (free, free_rx) = bounded::<Vec<u8>>(2);
+        for _ in 0..2 {
+            let _ = free.send(vec![0u8; Self::CHUNK]);
+        }
+        std::thread::Builder::new()
+            .name("wordspot-stdin".into())
+            .spawn(move || {
+                while let Ok(mut buf) = free_rx.recv() {
+                    let msg = loop {
+                        match inner.read(&mut buf) {
+                            Ok(n) => break Chunk::Data(buf, n),
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(e) => break Chunk::Failed(e),
+                        }
+                    };
+                    let last = !matches!(msg, Chunk::Data(_, n) if n > 0);
+                    if full_tx.send(msg).is_err() || last {
+                        break;
+                    }
+                }
+            })
+            .expect("spawn the standard-input reader thread");
+        PipeReader {
+            full,
+            free,
+            cur: Vec::new(),
+            len: 0,
+            pos: 0,
+            done: false,
+            stop,
+        }
+    }
+}
+
+impl Read for PipeReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.len {
+            if self.done || out.is_empty() {
+                return Ok(0);
+            }
+            let msg = loop {
+                match self.full.recv_timeout(Self::POLL) {
+                    Ok(m) => break Some(m),
+                    Err(RecvTimeoutError::Disconnected) => break None,
+                    Err(RecvTimeoutError::Timeout) if self.stop.load(Ordering::SeqCst) => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "stopped while waiting for input",
+                        ));
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                }
+            };
+            match msg {
+                Some(Chunk::Data(buf, n)) if n > 0 => {
+                    let old = std::mem::replace(&mut self.cur, buf);
+                    if !old.is_empty() {
+                        let _ = self.free.send(old);
+                    }
+                    self.len = n;
+                    self.pos = 0;
+                }
+                Some(Chunk::Failed(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                _ => self.done = true,
+            }
+        }
+        let n = (self.len - self.pos).min(out.len());
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 impl<R: Read> StdinSource<R> {
     /// Wraps `reader`. If the stream starts with `RIFF` its WAV header gives
     /// the layout; otherwise it is raw PCM in the `raw` layout. `name` names
     /// the stream in errors (`-` for standard input).
-    pub fn new(mut reader: R, raw: PcmFormat, name: &str) -> Result<Self> {
+    pub fn new(reader: R, raw: PcmFormat, name: &str) -> Result<Self> {
+        Self::with_layout(reader, StdinLayout::Raw(raw), name)
+    }
+
+    /// Wraps `reader`, expecting `layout`: with [`StdinLayout::Wav`] a
+    /// stream without a `RIFF` header is an error naming the stream.
+    pub fn with_layout(mut reader: R, layout: StdinLayout, name: &str) -> Result<Self> {
         let path = Path::new(name);
         let mut head = [0u8; 4];
         let got = read_full(&mut reader, &mut head).map_err(|e| Error::io(path, e))?;
@@ -51,11 +183,18 @@ impl<R: Read> StdinSource<R> {
             return Err(Error::audio(path, "empty stream: no audio data"));
         }
         let (format, remaining, carry_bytes): (PcmFormat, Option<u64>, &[u8]) =
-            if got == 4 && &head == b"RIFF" {
-                let h = read_wav_header(&mut reader).map_err(|m| Error::audio(path, m))?;
-                (h.format, h.data_len, &[])
-            } else {
-                (raw, None, &head[..got])
+            match layout {
+                _ if got == 4 && &head == b"RIFF" => {
+                    let h = read_wav_header(&mut reader).map_err(|m| Error::audio(path, m))?;
+                    (h.format, h.data_len, &[])
+                }
+                StdinLayout::Raw(raw) => (raw, None, &head[..got]),
+                StdinLayout::Wav => {
+                    return Err(Error::audio(
+                        path,
+                        "not a WAV stream (it does not start with a RIFF header); raw PCM needs its layout given",
+                    ))
+                }
             };
         if format.rate == 0 || format.channels == 0 {
             return Err(Error::invalid(format!(
@@ -91,12 +230,20 @@ impl<R: Read> StdinSource<R> {
             ended: false,
             finished: false,
             is_wav: got == 4 && &head == b"RIFF",
+            stopped: false,
+            warnings: Vec::new(),
         })
     }
 
     /// The stream's layout (from its WAV header, or the raw layout given).
     pub fn format(&self) -> PcmFormat {
         self.format
+    }
+
+    /// What was wrong with the stream but read anyway (a WAV stream that
+    /// ends before the length its header declares).
+    pub fn warnings(&self) -> &[AudioWarning] {
+        &self.warnings
     }
 
     /// Whether the stream carried a WAV header.
@@ -128,6 +275,13 @@ impl<R: Read> StdinSource<R> {
                     {
                         Ok(n) => break n,
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                            // Asked to stop while the writer stalls: end
+                            // here, with what was read.
+                            self.stopped = true;
+                            self.remaining = None;
+                            break 0;
+                        }
                         Err(e) => return Err(Error::io(&self.name, e)),
                     }
                 }
@@ -139,15 +293,15 @@ impl<R: Read> StdinSource<R> {
                 self.ended = true;
                 if let (Some(rem), Some(total)) = (self.remaining, self.declared) {
                     if rem > 0 {
+                        // The writer stopped early: keep what came, as for files.
                         let fb = self.format.frame_bytes() as f64 * self.format.rate as f64;
-                        return Err(Error::audio(
-                            &self.name,
-                            format!(
-                                "truncated WAV stream: data ends at {:.3} s but the header declares {:.3} s",
-                                (total - rem) as f64 / fb,
-                                total as f64 / fb
-                            ),
-                        ));
+                        let w = AudioWarning::Truncated {
+                            path: self.name.clone().into(),
+                            read_s: (total - rem) as f64 / fb,
+                            declared_s: Some(total as f64 / fb),
+                        };
+                        emit_warning(&w);
+                        self.warnings.push(w);
                     }
                 }
                 // A trailing partial frame is dropped.
@@ -183,7 +337,7 @@ impl<R: Read + Send> Source for StdinSource<R> {
             self.refill()?;
         }
         let n = self.out.deliver(out);
-        if n == 0 && self.out.delivered() == 0 {
+        if n == 0 && self.out.delivered() == 0 && !self.stopped {
             return Err(Error::audio(&self.name, "no audio samples in the stream"));
         }
         Ok(n)

@@ -1,7 +1,7 @@
 //! `wordspot fit-stats` (normalizer statistics from background audio) and
 //! `wordspot analyze` (anisotropy, rogue dimensions, IsoScore, plots).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use std::io::Write;
 
@@ -12,10 +12,11 @@ use wordspot::analysis::{self, plot, AnalysisConfig};
 use wordspot::features::{self, FrontendConfig};
 use wordspot::normalize::{NormSpec, Normalizer, Stats, StatsAccumulator};
 
-use crate::common::FrontendArgs;
+use crate::common::{check_plot_path, parse_count_to, warn_skipped, FrontendArgs};
 
-/// Audio file extensions picked up inside folders.
-const AUDIO_EXTENSIONS: [&str; 4] = ["wav", "flac", "ogg", "mp3"];
+/// Most frame pairs or frames `analyze` samples: the samples are held in
+/// memory (tens of bytes each) before any statistic is computed.
+const MAX_SAMPLED: usize = 1_000_000;
 
 /// Fit normalizer statistics (mean, std, principal directions) on background audio.
 #[derive(Debug, Args)]
@@ -47,8 +48,8 @@ pub enum AnalyzeFormat {
 pub struct AnalyzeArgs {
     #[command(flatten)]
     pub frontend: FrontendArgs,
-    /// Frame pairs sampled per kind (same recording / different recordings).
-    #[arg(long, default_value_t = 1000, value_name = "N")]
+    /// Frame pairs sampled per kind (same recording / different recordings; 1 to 1000000).
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = |s: &str| parse_count_to(s, MAX_SAMPLED))]
     pub pairs: usize,
     /// Seed of the random pair and frame sampling.
     #[arg(long, default_value_t = 0, value_name = "S")]
@@ -70,47 +71,20 @@ pub struct AnalyzeArgs {
         value_name = "LIST"
     )]
     pub normalizers: String,
-    /// Frames sampled for IsoScore and for fitting the compared normalizers.
-    #[arg(long, default_value_t = 4000, value_name = "N")]
+    /// Frames sampled for IsoScore and for fitting the compared normalizers (1 to 1000000).
+    #[arg(long, default_value_t = 4000, value_name = "N", value_parser = |s: &str| parse_count_to(s, MAX_SAMPLED))]
     pub sample_frames: usize,
     /// Audio files or folders (searched recursively).
     #[arg(required = true, value_name = "AUDIO")]
     pub audio: Vec<PathBuf>,
 }
 
-/// Expands files and folders (recursively, audio extensions only) into a sorted file list.
+/// Expands files and folders (recursively, audio extensions only, each real
+/// file once even through symbolic links) into a sorted file list.
 pub fn collect_audio(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-        let entries = std::fs::read_dir(dir)
-            .with_context(|| format!("{}: cannot read folder", dir.display()))?;
-        let mut paths = Vec::new();
-        for e in entries {
-            let e = e.with_context(|| format!("{}: cannot read folder", dir.display()))?;
-            paths.push(e.path());
-        }
-        paths.sort();
-        for p in paths {
-            if p.is_dir() {
-                walk(&p, out)?;
-            } else if p
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-            {
-                out.push(p);
-            }
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    for p in inputs {
-        if p.is_dir() {
-            walk(p, &mut out)?;
-        } else if p.exists() {
-            out.push(p.clone());
-        } else {
-            bail!("{}: no such file or folder", p.display());
-        }
+    let (out, errors) = wordspot::search::collect_files(inputs);
+    if let Some(e) = errors.into_iter().next() {
+        bail!("{e}");
     }
     if out.is_empty() {
         bail!("no audio files found in the given paths");
@@ -133,7 +107,7 @@ pub fn fit_stats(args: FitStatsArgs) -> Result<()> {
         let samples = match wordspot::audio::read_file(path) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("warning: skipping {e}");
+                warn_skipped(&e);
                 skipped += 1;
                 continue;
             }
@@ -251,7 +225,7 @@ fn extract_layers(cfg: &FrontendConfig, files: &[PathBuf], layers: Option<&str>)
             .and_then(|s| features::extract(fe.as_mut(), &s, path))
         {
             Ok(f) => recs.push(f.data),
-            Err(e) => eprintln!("warning: skipping {e}"),
+            Err(e) => warn_skipped(&e),
         }
     }
     Ok(vec![(layer_id, recs)])
@@ -309,7 +283,7 @@ fn extract_wav2vec2_layers(
                 "warning: skipping {}: too short for one frame",
                 path.display()
             ),
-            Err(e) => eprintln!("warning: skipping {e}"),
+            Err(e) => warn_skipped(&e),
         }
     }
     Ok(out)
@@ -326,8 +300,8 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
     if !specs.contains(&extra) {
         specs.push(extra);
     }
-    if args.pairs == 0 {
-        bail!("--pairs must be at least 1");
+    if let Some(p) = &args.plot {
+        check_plot_path(p, "--plot")?;
     }
     if let Some(path) = &args.frontend.stats {
         // Fail before reading any audio: the file must exist and match the frontend.

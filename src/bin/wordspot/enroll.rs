@@ -11,7 +11,7 @@ use wordspot::features::Frontend;
 use wordspot::normalize::Normalizer;
 use wordspot::templates::{enroll, Enrollment, Manifest, TakeAudio};
 
-use crate::common::{parse_time, read_audio, DetectorArgs, FrontendArgs};
+use crate::common::{parse_buffer_seconds, parse_time, read_audio, DetectorArgs, FrontendArgs};
 
 /// Options of `wordspot enroll`.
 #[derive(Debug, Args)]
@@ -25,20 +25,20 @@ pub struct EnrollArgs {
     /// Recordings of the keyword, one take each.
     #[arg(value_name = "AUDIO")]
     pub audio: Vec<PathBuf>,
-    /// Cut one take out of a longer recording (with --start and --end).
-    #[arg(long, value_name = "FILE", requires_all = ["start", "end"])]
+    /// Cut one take out of a longer recording (with --start, and --end).
+    #[arg(long, value_name = "FILE", requires = "start")]
     pub from: Option<PathBuf>,
     /// Start of the take in --from (seconds or MM:SS.s).
     #[arg(long, value_parser = parse_time, requires = "from")]
     pub start: Option<f64>,
-    /// End of the take in --from.
+    /// End of the take in --from (default: the end of the file).
     #[arg(long, value_parser = parse_time, requires = "from")]
     pub end: Option<f64>,
     /// Record N takes from the microphone.
     #[arg(long, value_name = "N")]
     pub record: Option<usize>,
-    /// Seconds per recorded take.
-    #[arg(long, default_value_t = 2.0)]
+    /// Seconds per recorded take (at most 60).
+    #[arg(long, default_value_t = 2.0, value_parser = |s: &str| parse_buffer_seconds(s, 60.0))]
     pub seconds: f32,
     /// Input device for --record (default device when absent).
     #[arg(long)]
@@ -63,9 +63,7 @@ pub struct EnrollArgs {
 
 /// Runs `wordspot enroll`.
 pub fn run(a: EnrollArgs) -> Result<()> {
-    if let Some(t) = a.threshold.filter(|t| !t.is_finite()) {
-        bail!("--threshold must be a finite number, got {t}");
-    }
+    check_threshold(a.threshold, a.no_cohort)?;
     let mut takes = Vec::new();
     for p in &a.audio {
         takes.push(TakeAudio {
@@ -73,12 +71,16 @@ pub fn run(a: EnrollArgs) -> Result<()> {
             source: p.display().to_string(),
         });
     }
-    if let (Some(f), Some(s), Some(e)) = (&a.from, a.start, a.end) {
-        if e <= s {
+    if let (Some(f), Some(s)) = (&a.from, a.start) {
+        if let Some(e) = a.end.filter(|&e| e <= s) {
             bail!("--end ({e}) must be after --start ({s})");
         }
+        let samples = read_audio(f, Some(s), a.end)?;
+        let e = a
+            .end
+            .unwrap_or(s + samples.len() as f64 / wordspot::SAMPLE_RATE as f64);
         takes.push(TakeAudio {
-            samples: read_audio(f, Some(s), Some(e))?,
+            samples,
             source: format!("{}@{s:.3}-{e:.3}", f.display()),
         });
     }
@@ -129,6 +131,34 @@ pub fn run(a: EnrollArgs) -> Result<()> {
             t.duration_s,
             t.source
         )?;
+    }
+    Ok(())
+}
+
+/// Refuses thresholds no detection can meet. With the cohort (the default)
+/// a threshold is a normalised score: any finite number is valid (-4 is the
+/// default; 0 or above alarms on typical other speech, so it is allowed but
+/// warned about). With `--no-cohort` it is a raw DTW distance, which is
+/// never negative: a negative one would detect nothing, and 0 only an exact
+/// copy of a take.
+fn check_threshold(t: Option<f32>, no_cohort: bool) -> Result<()> {
+    let Some(t) = t else { return Ok(()) };
+    if !t.is_finite() {
+        bail!("--threshold must be a finite number, got {t}");
+    }
+    if no_cohort && t < 0.0 {
+        bail!(
+            "--threshold {t}: with --no-cohort it is a raw DTW distance, never negative, so nothing would be \
+             detected (negative thresholds are normalised scores: drop --no-cohort)"
+        );
+    }
+    if no_cohort && t == 0.0 {
+        eprintln!("warning: --threshold 0 with --no-cohort only detects exact copies of the takes");
+    } else if !no_cohort && t >= 0.0 {
+        eprintln!(
+            "warning: --threshold {t} is a normalised score: 0 or above matches typical speech of other words \
+             and will alarm often (the default is -4)"
+        );
     }
     Ok(())
 }

@@ -12,9 +12,11 @@ use wordspot::eval::retrieval::{self, best_by_f1, RetrievalOptions, RetrievalRep
 use wordspot::eval::stream::{self, load_streams, SweepOptions};
 use wordspot::features::FrontendConfig;
 use wordspot::search::{collect_files, FeatureCache};
-use wordspot::templates::{self, Keyword};
+use wordspot::templates::Keyword;
 
-use crate::common::{DetectorArgs, Format, FrontendArgs, FrontendKind};
+use crate::common::{
+    check_plot_path, parse_count_to, DetectorArgs, Format, FrontendArgs, FrontendKind,
+};
 
 /// Options of `wordspot eval`.
 #[derive(Debug, Args)]
@@ -85,11 +87,11 @@ pub struct StreamArgs {
     /// threshold; a normalised score, e.g. -4, for stores enrolled with the cohort).
     #[arg(long, allow_negative_numbers = true)]
     pub threshold: Option<f32>,
-    /// Quantiles of the candidate distances in the threshold grid.
-    #[arg(long, default_value_t = 40)]
+    /// Quantiles of the candidate distances in the threshold grid (1 to 100000).
+    #[arg(long, default_value_t = 40, value_parser = |s: &str| parse_count_to(s, 100_000))]
     pub quantiles: usize,
-    /// Lowest-scoring false alarms whose distances join the grid (resolution at low FA rates).
-    #[arg(long, default_value_t = 20)]
+    /// Lowest-scoring false alarms whose distances join the grid (resolution at low FA rates; at most 100000).
+    #[arg(long, default_value_t = 20, value_parser = parse_low_fa)]
     pub low_fa: usize,
     /// Draw the DET curve to this file (.png or .svg).
     #[arg(long, value_name = "FILE")]
@@ -115,8 +117,8 @@ pub struct CalibrateArgs {
     /// Background audio without the keywords (files or folders).
     #[arg(long, value_name = "AUDIO", num_args = 1.., required = true)]
     pub background: Vec<PathBuf>,
-    /// Largest false-alarm rate to allow on the background, per hour.
-    #[arg(long, value_name = "R")]
+    /// Largest false-alarm rate to allow on the background, per hour (at least 0).
+    #[arg(long, value_name = "R", value_parser = parse_rate, allow_negative_numbers = true)]
     pub fa_per_hour: f64,
     /// Print the thresholds without writing them.
     #[arg(long)]
@@ -330,7 +332,35 @@ fn stem(p: &Path) -> String {
         .map_or("audio".into(), |s| s.to_string_lossy().to_string())
 }
 
+/// `--low-fa`: 0 to 100000.
+fn parse_low_fa(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(v) if v <= 100_000 => Ok(v),
+        Ok(v) => Err(format!("{v} is too large (at most 100000)")),
+        Err(_) => Err(format!("'{s}' is not a whole number")),
+    }
+}
+
+/// `--fa-per-hour`: a finite rate, at least 0.
+fn parse_rate(s: &str) -> std::result::Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(v) => Err(format!(
+            "{v} is not a rate: a finite number of false alarms per hour, at least 0"
+        )),
+        Err(_) => Err(format!("'{s}' is not a number")),
+    }
+}
+
 fn run_stream(a: StreamArgs) -> Result<()> {
+    if let Some(p) = &a.plot {
+        check_plot_path(p, "--plot")?;
+    }
+    if let Some(d) = &a.plot_files {
+        if d.exists() && !d.is_dir() {
+            bail!("--plot-files {}: not a folder", d.display());
+        }
+    }
     let mut labels: Labels = read_labels(&a.labels, a.tier.as_deref())?;
     let files: Vec<PathBuf> = if a.audio.is_empty() {
         labels.files.clone()
@@ -355,7 +385,7 @@ fn run_stream(a: StreamArgs) -> Result<()> {
     }
     let (mut fe, norm) = a.fe.build()?;
     let cfg = fe.config();
-    let keywords = templates::load(&a.templates, &mut *fe, &norm)?;
+    let keywords = crate::common::load_store(&a.templates, &mut *fe, &norm)?;
     let ths = thresholds(&keywords, a.threshold, &cfg, &a.fe.normalize)?;
     for k in &keywords {
         if !labels
@@ -525,7 +555,7 @@ pub fn run_calibrate(a: CalibrateArgs) -> Result<()> {
     }
     let (mut fe, norm) = a.fe.build()?;
     let cfg = fe.config();
-    let keywords = templates::load(&a.templates, &mut *fe, &norm)?;
+    let keywords = crate::common::load_store(&a.templates, &mut *fe, &norm)?;
     let current = thresholds(&keywords, None, &cfg, &a.fe.normalize)?;
     let streams = load_streams(&files, &cfg, &norm)?;
     let mut not_speech = Vec::new();

@@ -3,7 +3,8 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -14,9 +15,18 @@ use wordspot::field::{self, health_line, ClipConfig, DiskStore, FieldConfig, Fie
 use wordspot::pipeline::{
     spawn, spawn_with_tap, Counters, Event, PipelineOptions, Spotter, Summary,
 };
-use wordspot::templates;
 
-use crate::common::{DetectorArgs, Format, FrontendArgs};
+use crate::common::{parse_buffer_seconds, parse_non_negative, DetectorArgs, Format, FrontendArgs};
+
+/// Clip pre- and post-roll: 0 to 300 s (the clip buffer holds them).
+fn parse_roll(s: &str) -> std::result::Result<f64, String> {
+    match parse_non_negative(s)? {
+        v if v <= 300.0 => Ok(v as f64),
+        v => Err(format!(
+            "{v} s is out of range: at least 0 and at most 300 s"
+        )),
+    }
+}
 
 /// Options of `wordspot listen`.
 #[derive(Debug, Args)]
@@ -39,10 +49,11 @@ pub struct ListenArgs {
     /// Input device name (exact or a unique substring; see `wordspot devices`).
     #[arg(long)]
     pub device: Option<String>,
-    /// Capture ring buffer length (seconds).
-    #[arg(long, default_value_t = 4.0)]
+    /// Capture ring buffer length (seconds, at most 600).
+    #[arg(long, default_value_t = 4.0, value_parser = |s: &str| parse_buffer_seconds(s, 600.0))]
     pub ring_seconds: f32,
-    /// Raw standard input: sample format (`s16le`, `f32le`) or `wav`.
+    /// Standard input: `wav` (a WAV stream; anything else is refused) or raw
+    /// PCM samples, `s16le` or `f32le`, with --stdin-rate and --stdin-channels.
     #[arg(long, default_value = "wav")]
     pub stdin_format: String,
     /// Raw standard input: sample rate.
@@ -64,11 +75,11 @@ pub struct ListenArgs {
     /// Save a WAV clip around each detection in this folder.
     #[arg(long, value_name = "DIR")]
     pub clips: Option<PathBuf>,
-    /// Seconds of audio kept before each detection in its clip.
-    #[arg(long, default_value_t = 2.0)]
+    /// Seconds of audio kept before each detection in its clip (at most 300).
+    #[arg(long, default_value_t = 2.0, value_parser = parse_roll)]
     pub pre_roll: f64,
-    /// Seconds of audio kept after each detection in its clip.
-    #[arg(long, default_value_t = 1.0)]
+    /// Seconds of audio kept after each detection in its clip (at most 300).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_roll)]
     pub post_roll: f64,
     /// Print a health line (frames, overruns, CPU load, detections, clips) every SECS seconds.
     #[arg(long, value_name = "SECS")]
@@ -86,7 +97,7 @@ pub fn run(a: ListenArgs) -> Result<()> {
     }
     let (mut fe, norm) = a.fe.build()?;
     let cfg = fe.config();
-    let keywords = templates::load(&a.templates, &mut *fe, &norm)?;
+    let keywords = crate::common::load_store(&a.templates, &mut *fe, &norm)?;
     let thresholds: Vec<f32> = keywords
         .iter()
         .map(|k| {
@@ -116,7 +127,9 @@ pub fn run(a: ListenArgs) -> Result<()> {
                 acc
             }
         });
-    if longest.1 > a.ring_seconds as f64 {
+    // Only the microphone goes through the capture ring; a file or standard
+    // input is read at the pipeline's pace, so any template length works.
+    if a.input.is_none() && longest.1 > a.ring_seconds as f64 {
         bail!(
             "template {} lasts {:.2} s, longer than the {:.2} s ring buffer (raise --ring-seconds or trim the template)",
             longest.0.unwrap_or_default(),
@@ -127,7 +140,10 @@ pub fn run(a: ListenArgs) -> Result<()> {
     fe.reset();
     let det = a.det.config(&a.fe);
     let spotter = Spotter::new(fe, norm, &keywords, &thresholds, det)?;
-    let source = open_source(&a)?;
+    // Set on Ctrl-C with the pipeline's own flag: standard input stops
+    // waiting for a stalled writer.
+    let stop_input = Arc::new(AtomicBool::new(false));
+    let source = open_source(&a, stop_input.clone())?;
     // A match may last up to twice its template (DTW slope 2).
     let field_cfg = field_config(&a, 2.0 * longest.1 + a.det.max_delay as f64)?;
     let (pipeline, field) = match field_cfg {
@@ -140,8 +156,11 @@ pub fn run(a: ListenArgs) -> Result<()> {
     };
     let stop = pipeline.stop_flag();
     let stop_on_signal = stop.clone();
-    ctrlc::set_handler(move || stop_on_signal.store(true, Ordering::SeqCst))
-        .context("installing the Ctrl-C handler")?;
+    ctrlc::set_handler(move || {
+        stop_on_signal.store(true, Ordering::SeqCst);
+        stop_input.store(true, Ordering::SeqCst);
+    })
+    .context("installing the Ctrl-C handler")?;
     eprintln!(
         "listening for {} keyword(s): {}",
         keywords.len(),
@@ -197,21 +216,32 @@ pub fn run(a: ListenArgs) -> Result<()> {
     }
 }
 
-fn open_source(a: &ListenArgs) -> Result<Box<dyn Source>> {
-    use wordspot::audio::{Encoding, FileSource, Paced, PcmFormat};
+fn open_source(a: &ListenArgs, stop: Arc<AtomicBool>) -> Result<Box<dyn Source>> {
+    use wordspot::audio::{Encoding, FileSource, Paced, PcmFormat, StdinLayout};
     let src: Box<dyn Source> = match &a.input {
         Some(p) if p.as_os_str() == "-" => {
-            let encoding = match a.stdin_format.as_str() {
-                "s16le" | "wav" => Encoding::S16,
-                "f32le" => Encoding::F32,
-                other => bail!("--stdin-format: unknown format '{other}' (s16le, f32le or wav)"),
+            let raw = |encoding| {
+                StdinLayout::Raw(PcmFormat {
+                    encoding,
+                    rate: a.stdin_rate,
+                    channels: a.stdin_channels,
+                })
             };
-            let raw = PcmFormat {
-                encoding,
-                rate: a.stdin_rate,
-                channels: a.stdin_channels,
+            let layout = match a.stdin_format.as_str() {
+                "wav" => StdinLayout::Wav,
+                "s16le" => raw(Encoding::S16),
+                "f32le" => raw(Encoding::F32),
+                other => bail!("--stdin-format: unknown format '{other}' (wav, s16le or f32le)"),
             };
-            Box::new(wordspot::audio::stdin(raw)?)
+            let src = wordspot::audio::stdin(layout, stop).map_err(|e| {
+                let hint = if layout == StdinLayout::Wav {
+                    " (for raw samples give --stdin-format s16le or f32le, --stdin-rate and --stdin-channels)"
+                } else {
+                    ""
+                };
+                anyhow::anyhow!("{e}{hint}")
+            })?;
+            Box::new(src)
         }
         Some(p) => Box::new(FileSource::open(p)?),
         None => return open_mic(a),

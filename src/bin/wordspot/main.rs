@@ -44,6 +44,9 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    // Damaged audio read anyway (truncated, no data length) is reported
+    // wherever the library reads it, summarised by kind.
+    wordspot::audio::set_warning_sink(|w| common::warn(w.kind(), w));
     let result = match cli.command {
         Command::Search(a) => search::run(a),
         Command::Enroll(a) => enroll::run(a),
@@ -55,6 +58,7 @@ fn main() {
         Command::Eval(a) => eval::run(a),
         Command::Calibrate(a) => eval::run_calibrate(a),
     };
+    common::finish_warnings();
     if let Err(e) = result {
         if is_broken_pipe(&e) {
             // The reader went away (`wordspot search ... | head`): not an error.

@@ -13,7 +13,9 @@ use wordspot::normalize::Normalizer;
 use wordspot::search::{collect_files, file_features, search, FeatureCache, SearchOptions};
 use wordspot::templates::trim_silence;
 
-use crate::common::{parse_time, read_audio, Format, FrontendArgs};
+use crate::common::{
+    check_plot_path, parse_count, parse_time, read_audio, warn_skipped, Format, FrontendArgs,
+};
 
 /// Options of `wordspot search`.
 #[derive(Debug, Args)]
@@ -21,7 +23,8 @@ pub struct SearchArgs {
     /// The spoken query (a word, or a longer file with --start/--end).
     #[arg(long, value_name = "AUDIO")]
     pub query: PathBuf,
-    /// Start of the query inside the file (seconds or MM:SS.s).
+    /// Start of the query inside the file (seconds or MM:SS.s); alone, the
+    /// query runs from there to the end of the file.
     #[arg(long, value_parser = parse_time)]
     pub start: Option<f64>,
     /// End of the query inside the file.
@@ -33,11 +36,11 @@ pub struct SearchArgs {
     /// Recordings or folders (searched recursively).
     #[arg(required = true, value_name = "CORPUS")]
     pub corpus: Vec<PathBuf>,
-    /// How many results to print.
-    #[arg(long, default_value_t = 10)]
+    /// How many results to print (at least 1).
+    #[arg(long, default_value_t = 10, value_parser = parse_count)]
     pub top_k: usize,
-    /// Non-overlapping matches considered per recording.
-    #[arg(long, default_value_t = 1)]
+    /// Non-overlapping matches considered per recording (at least 1).
+    #[arg(long, default_value_t = 1, value_parser = parse_count)]
     pub per_file: usize,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
@@ -58,6 +61,9 @@ pub struct SearchArgs {
 
 /// Runs `wordspot search`.
 pub fn run(a: SearchArgs) -> Result<()> {
+    if let Some(p) = &a.plot {
+        check_plot_path(p, "--plot")?;
+    }
     let (mut fe, norm) = a.fe.build()?;
     let cfg = fe.config();
     let samples = read_audio(&a.query, a.start, a.end)?;
@@ -71,7 +77,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
 
     let (files, errors) = collect_files(&a.corpus);
     for e in &errors {
-        eprintln!("warning: skipped {e}");
+        warn_skipped(e);
     }
     if files.is_empty() {
         bail!(
@@ -98,7 +104,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
     let res = search(&query, &files, &cfg, &norm, &opts, &|| bar.inc(1))?;
     bar.finish_and_clear();
     for e in &res.skipped {
-        eprintln!("warning: skipped {e}");
+        warn_skipped(e);
     }
     if res.hits.is_empty() {
         bail!("none of the {} file(s) could be searched", files.len());
