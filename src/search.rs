@@ -48,7 +48,7 @@ fn lossy_path<S: serde::Serializer>(p: &Path, s: S) -> std::result::Result<S::Ok
 /// keeping known audio extensions, sorted). Symbolic links are followed, but
 /// each folder and each file is visited once (by its real path), so a link
 /// back up the tree (`sub/up -> ..`, `x -> .`) neither loops nor lists a file
-/// twice. Unreadable folders and missing paths are returned as errors beside
+/// twice (files named in `inputs` are kept as given). Unreadable folders and missing paths are returned as errors beside
 /// the files that could be listed.
 pub fn collect_files(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Error>) {
     let mut walk = Walk::default();
@@ -56,7 +56,10 @@ pub fn collect_files(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Error>) {
         if p.is_dir() {
             walk.dir(p);
         } else if p.exists() {
-            walk.file(p.clone());
+            // Named files are kept as given (twice if named twice); a walk
+            // does not list them again.
+            walk.first_visit(p);
+            walk.files.push(p.clone());
         } else {
             walk.errors.push(Error::io(
                 p,
