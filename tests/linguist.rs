@@ -635,8 +635,8 @@ fn command_line_exports_reports_and_applies_judgements() {
             vec!["--query", "ANN", "--export", "doc", "x"],
             "unknown export format 'doc'",
         ),
-        (vec!["--query", "ANN", "--judgements", "MISSING"], "MISSING"),
-        (vec!["--queries", "MISSING"], "MISSING"),
+        (vec!["--query", "ANN", "--judgements", "MISSING"], "missing.tsv"),
+        (vec!["--queries", "MISSING"], "missing.tsv"),
     ] {
         let mut a: Vec<String> = vec![
             "search".into(),
