@@ -10,19 +10,25 @@
 //! [`dtw`] (subsequence DTW, batch and streaming; one recursion) →
 //! [`detector`] (thresholds, fusion, one event per occurrence) →
 //! [`pipeline`] (threads and channels from a source to events).
-//! [`search`], [`eval`] and [`analysis`] sit on top.
+//! [`search`], [`eval`] and [`analysis`] sit on top; [`query`],
+//! [`annotations`], [`export`] and [`report`] serve the linguist's workflow
+//! (queries from annotations, hits back into ELAN/Praat, a review page).
 
 pub mod analysis;
+pub mod annotations;
 pub mod audio;
 pub mod detector;
 pub mod dtw;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod features;
 pub mod field;
 pub mod normalize;
 pub mod pipeline;
 mod plot;
+pub mod query;
+pub mod report;
 pub mod search;
 pub mod templates;
 

@@ -3,6 +3,11 @@
 //! Corpus features are computed once per (file, size, mtime, frontend
 //! settings) and kept in a [`FeatureCache`], so later queries over the same
 //! corpus only run the DTW. Files are processed in parallel (rayon).
+//!
+//! [`search`] ranks recordings for one query. [`spot`] runs many words, each
+//! with one or more examples ([`crate::query`]), in one pass over the corpus
+//! (each file's features are computed or loaded once for all words) and keeps
+//! several hits per recording: the best `N`, or all under a distance.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -14,9 +19,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::audio;
-use crate::dtw::{top_matches, Metric};
+use crate::detector::Fusion;
+use crate::dtw::{subsequence, top_matches, Metric};
 use crate::features::{extract, Features, Frontend, FrontendConfig};
 use crate::normalize::Normalizer;
+use crate::query::{fuse_curves, Query};
 use crate::{Error, Result};
 
 /// File extensions treated as audio when walking folders.
@@ -398,9 +405,263 @@ fn search_one(
         .collect())
 }
 
+/// One hit of a word in a recording.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WordHit {
+    /// 1-based rank among all hits of this word (best first).
+    pub rank: usize,
+    /// The recording.
+    pub file: PathBuf,
+    /// Match start, seconds.
+    pub start: f64,
+    /// Match end, seconds.
+    pub end: f64,
+    /// Fused path-length-normalized DTW distance.
+    pub distance: f32,
+    /// The word.
+    pub word: String,
+    /// 1-based rank among this word's hits in this recording.
+    pub file_rank: usize,
+}
+
+/// Settings of [`spot`].
+#[derive(Debug, Clone)]
+pub struct SpotOptions {
+    /// Frame distance.
+    pub metric: Metric,
+    /// How the examples of a word are fused.
+    pub fusion: Fusion,
+    /// At most this many hits per word and recording (`None`: no limit).
+    pub per_file: Option<usize>,
+    /// Keep only hits at or under this distance (`None`: no limit).
+    pub max_distance: Option<f32>,
+    /// Feature cache (None: always recompute).
+    pub cache: Option<FeatureCache>,
+}
+
+/// Outcome of [`spot`].
+#[derive(Debug)]
+pub struct SpotResult {
+    /// Hits grouped by word (in query order), each group best first.
+    pub hits: Vec<WordHit>,
+    /// Files that could not be searched and why.
+    pub skipped: Vec<Error>,
+    /// Files searched.
+    pub searched: usize,
+}
+
+/// Searches `files` for every query in one pass: each file's features are
+/// computed (or read from the cache) once, then every example of every word
+/// is matched and the examples of a word fused ([`fuse_curves`]). Per word
+/// and file, hits are the lowest-distance matches that do not overlap in
+/// time, at most `per_file` and at most `max_distance`. `progress` is called
+/// once per finished file (from worker threads).
+pub fn spot(
+    queries: &[Query],
+    files: &[PathBuf],
+    frontend: &FrontendConfig,
+    normalizer: &Normalizer,
+    opts: &SpotOptions,
+    progress: &(dyn Fn() + Sync),
+) -> Result<SpotResult> {
+    if queries.is_empty() {
+        return Err(Error::invalid("no query to search for"));
+    }
+    for q in queries {
+        if q.examples.is_empty() || q.examples.iter().any(Features::is_empty) {
+            return Err(Error::invalid(format!(
+                "the query '{}' has an example without frames",
+                q.word
+            )));
+        }
+    }
+    if opts.per_file == Some(0) {
+        return Err(Error::invalid(
+            "per-file hit limit 0: nothing would be kept",
+        ));
+    }
+    let pool: Mutex<Vec<Box<dyn Frontend>>> = Mutex::new(Vec::new());
+    let results: Vec<Result<Vec<WordHit>>> = files
+        .par_iter()
+        .map(|path| {
+            let fe = pool.lock().expect("pool").pop();
+            let mut fe = match fe {
+                Some(f) => f,
+                None => frontend.build()?,
+            };
+            let r = spot_one(queries, path, &mut *fe, normalizer, opts);
+            pool.lock().expect("pool").push(fe);
+            progress();
+            r
+        })
+        .collect();
+    let mut hits = Vec::new();
+    let mut skipped = Vec::new();
+    for r in results {
+        match r {
+            Ok(h) => hits.extend(h),
+            Err(e) => skipped.push(e),
+        }
+    }
+    let order = |w: &str| queries.iter().position(|q| q.word == w).unwrap_or(0);
+    hits.sort_by(|a, b| {
+        order(&a.word)
+            .cmp(&order(&b.word))
+            .then(a.distance.total_cmp(&b.distance))
+            .then_with(|| a.file.cmp(&b.file))
+            .then(a.start.total_cmp(&b.start))
+    });
+    let mut rank = 0;
+    for i in 0..hits.len() {
+        rank = if i > 0 && hits[i - 1].word == hits[i].word {
+            rank + 1
+        } else {
+            1
+        };
+        hits[i].rank = rank;
+    }
+    Ok(SpotResult {
+        hits,
+        skipped,
+        searched: files.len(),
+    })
+}
+
+fn spot_one(
+    queries: &[Query],
+    path: &Path,
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+    opts: &SpotOptions,
+) -> Result<Vec<WordHit>> {
+    let f = file_features(path, frontend, opts.cache.as_ref())?;
+    let f = normalizer.apply_features(&f);
+    let dim = queries[0].examples[0].dim();
+    if f.dim() != dim {
+        return Err(Error::invalid(format!(
+            "{}: {}-dimensional features, the query has {dim}",
+            path.display(),
+            f.dim(),
+        )));
+    }
+    let mut out = Vec::new();
+    let mut fused = Vec::with_capacity(f.len());
+    let mut any = false;
+    for q in queries {
+        let curves: Vec<Vec<(f32, usize)>> = q
+            .examples
+            .iter()
+            .map(|e| subsequence(e.data.view(), f.data.view(), opts.metric))
+            .collect();
+        fuse_curves(&curves, opts.fusion, &mut fused);
+        any |= fused.iter().any(|c| c.0.is_finite());
+        let times = |start: usize, end: usize| (f.frame_start(start), f.frame_end(end));
+        let chosen = select_hits(&fused, &times, opts.per_file, opts.max_distance);
+        out.extend(
+            chosen
+                .into_iter()
+                .enumerate()
+                .map(|(i, (start, end, distance))| WordHit {
+                    rank: 0,
+                    file: path.to_path_buf(),
+                    start,
+                    end,
+                    distance,
+                    word: q.word.clone(),
+                    file_rank: i + 1,
+                }),
+        );
+    }
+    if !any {
+        let shortest = queries
+            .iter()
+            .flat_map(|q| &q.examples)
+            .map(|e| e.frame_end(e.len() - 1))
+            .fold(f64::INFINITY, f64::min);
+        return Err(Error::audio(
+            path,
+            format!(
+                "shorter than half of every query example ({:.2} s vs {:.2} s): no match possible",
+                f.frame_end(f.len().saturating_sub(1)),
+                shortest
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// Greedy selection over a per-end-frame curve: the lowest distances first,
+/// each kept when its time span `times(start, end)` does not overlap one
+/// already kept (touching is allowed), until `limit` are kept or the
+/// distance exceeds `max_distance`. Returns `(start s, end s, distance)`,
+/// best first.
+pub fn select_hits(
+    curve: &[(f32, usize)],
+    times: &dyn Fn(usize, usize) -> (f64, f64),
+    limit: Option<usize>,
+    max_distance: Option<f32>,
+) -> Vec<(f64, f64, f32)> {
+    let max_d = max_distance.unwrap_or(f32::INFINITY);
+    let mut ends: Vec<usize> = (0..curve.len())
+        .filter(|&j| curve[j].0.is_finite() && curve[j].0 <= max_d)
+        .collect();
+    ends.sort_by(|&a, &b| curve[a].0.total_cmp(&curve[b].0).then(a.cmp(&b)));
+    let limit = limit.unwrap_or(usize::MAX);
+    // Kept spans keyed by start time (in microseconds, for an ordered map).
+    let mut kept: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
+    let mut out = Vec::new();
+    let key = |t: f64| (t * 1e6).round() as i64;
+    for j in ends {
+        if out.len() >= limit {
+            break;
+        }
+        let (distance, start) = curve[j];
+        let (s, e) = times(start, j);
+        // The kept span starting last before e, and the one before s, are the
+        // only ones that can overlap [s, e) (kept spans are disjoint).
+        let overlaps = kept
+            .range(..key(e))
+            .next_back()
+            .is_some_and(|(&ks, &ke)| ke > s && (ks as f64) < e * 1e6);
+        if !overlaps {
+            kept.insert(key(s), e);
+            out.push((s, e, distance));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hits_do_not_overlap_in_time_and_respect_limits() {
+        // Frames of 0.125 s hop and 0.375 s window: matches [s, e] in frames.
+        let times = |s: usize, e: usize| (s as f64 * 0.125, e as f64 * 0.125 + 0.375);
+        let mut curve = vec![(f32::INFINITY, 0); 40];
+        curve[5] = (0.1, 2); // 0.25-1.0
+        curve[6] = (0.15, 3); // 0.375-1.125: overlaps the first
+        curve[8] = (0.3, 8); // 1.0-1.375: touches the first
+        curve[20] = (0.5, 15); // 1.875-2.875
+        curve[30] = (0.9, 25); // 3.125-4.125
+        let all = select_hits(&curve, &times, None, None);
+        let spans: Vec<(f64, f64)> = all.iter().map(|h| (h.0, h.1)).collect();
+        assert_eq!(spans.len(), 4, "{spans:?}");
+        for (i, a) in spans.iter().enumerate() {
+            for b in &spans[i + 1..] {
+                assert!(a.1 <= b.0 + 1e-9 || b.1 <= a.0 + 1e-9, "{a:?} {b:?}");
+            }
+        }
+        assert!(all.windows(2).all(|w| w[0].2 <= w[1].2));
+        assert_eq!(select_hits(&curve, &times, Some(2), None).len(), 2);
+        let under = select_hits(&curve, &times, None, Some(0.5));
+        assert_eq!(
+            under.iter().map(|h| h.2).collect::<Vec<_>>(),
+            vec![0.1, 0.3, 0.5]
+        );
+        assert!(select_hits(&curve, &times, None, Some(0.05)).is_empty());
+    }
 
     #[test]
     fn cache_roundtrip_and_corruption() {

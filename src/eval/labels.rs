@@ -433,14 +433,37 @@ fn drop_labels(toks: Vec<(Tok, usize)>, path: &Path) -> Result<Vec<(Tok, usize)>
 
 /// One tier of a TextGrid.
 #[derive(Debug, Clone, PartialEq)]
-struct Tier {
-    name: String,
-    interval: bool,
+pub struct Tier {
+    /// Tier name.
+    pub name: String,
+    /// An interval tier (`IntervalTier`), else a point tier (`TextTier`).
+    pub interval: bool,
+    /// Start of the tier, seconds.
+    pub xmin: f64,
+    /// End of the tier, seconds.
+    pub xmax: f64,
     /// `(xmin, xmax, text, line)`; points have xmin == xmax.
-    items: Vec<(f64, f64, String, usize)>,
+    pub items: Vec<(f64, f64, String, usize)>,
 }
 
-fn parse_textgrid(text: &str, path: &Path) -> Result<Vec<Tier>> {
+/// A whole Praat TextGrid: its time domain and tiers in file order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextGrid {
+    /// Start of the time domain, seconds.
+    pub xmin: f64,
+    /// End of the time domain, seconds.
+    pub xmax: f64,
+    /// The tiers.
+    pub tiers: Vec<Tier>,
+}
+
+/// Reads a TextGrid (long or short text format, UTF-8 or UTF-16).
+pub fn read_textgrid(path: &Path) -> Result<TextGrid> {
+    let text = read_text(path)?;
+    parse_textgrid(&text, path)
+}
+
+fn parse_textgrid(text: &str, path: &Path) -> Result<TextGrid> {
     let toks = tokenize(text, path)?;
     let mut it = toks.into_iter().peekable();
     let last_line = |it: &mut std::iter::Peekable<std::vec::IntoIter<(Tok, usize)>>| {
@@ -501,11 +524,17 @@ fn parse_textgrid(text: &str, path: &Path) -> Result<Vec<Tier>> {
             format!("line {l}: object class '{class}', expected 'TextGrid'"),
         ));
     }
-    next_num!("xmin");
-    next_num!("xmax");
+    let xmin = next_num!("xmin");
+    let xmax = next_num!("xmax");
     match it.next() {
         Some((Tok::Flag(true), _)) => {}
-        Some((Tok::Flag(false), _)) => return Ok(Vec::new()),
+        Some((Tok::Flag(false), _)) => {
+            return Ok(TextGrid {
+                xmin,
+                xmax,
+                tiers: Vec::new(),
+            })
+        }
         Some((t, l)) => {
             return Err(Error::format(
                 path,
@@ -529,8 +558,8 @@ fn parse_textgrid(text: &str, path: &Path) -> Result<Vec<Tier>> {
             }
         };
         let (name, _) = next_str!("a tier name");
-        next_num!("tier xmin");
-        next_num!("tier xmax");
+        let txmin = next_num!("tier xmin");
+        let txmax = next_num!("tier xmax");
         let count = next_num!("the number of intervals");
         let mut items = Vec::new();
         for _ in 0..count as usize {
@@ -543,14 +572,16 @@ fn parse_textgrid(text: &str, path: &Path) -> Result<Vec<Tier>> {
         tiers.push(Tier {
             name,
             interval,
+            xmin: txmin,
+            xmax: txmax,
             items,
         });
     }
-    Ok(tiers)
+    Ok(TextGrid { xmin, xmax, tiers })
 }
 
 /// The audio file next to a TextGrid (same stem, a known audio extension).
-fn audio_for(grid: &Path) -> Result<PathBuf> {
+pub fn audio_for(grid: &Path) -> Result<PathBuf> {
     let stem = grid.with_extension("");
     for ext in AUDIO_EXTENSIONS {
         for e in [ext.to_string(), ext.to_ascii_uppercase()] {
@@ -576,7 +607,7 @@ fn read_textgrid_into(
     files: &mut Vec<(PathBuf, usize)>,
 ) -> Result<()> {
     let text = read_text(path)?;
-    let tiers = parse_textgrid(&text, path)?;
+    let tiers = parse_textgrid(&text, path)?.tiers;
     let chosen = match tier {
         Some(name) => tiers.iter().find(|t| t.name == name).ok_or_else(|| {
             Error::format(

@@ -9,6 +9,11 @@
 //! alone, or taken **in context** (`context = true`): the whole recording is
 //! encoded and the frames whose centre lies inside the label times are the
 //! query — the paper's "contextual representation".
+//!
+//! With several examples per query ([`evaluate_examples`]), each query takes
+//! `count - 1` more occurrences of its word by other speakers
+//! ([`speaker_of`]) as examples, fused as [`crate::search::spot`] fuses them;
+//! the recordings of all its examples are left out of its ranking.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -19,9 +24,11 @@ use serde::Serialize;
 use super::labels::{Labels, Occurrence};
 use super::metrics::{precision_recall, PrAtK, Ranking};
 use crate::audio;
-use crate::dtw::{best_match, Metric};
+use crate::detector::Fusion;
+use crate::dtw::{subsequence, Metric};
 use crate::features::{extract_utterance, Features, FrontendConfig};
 use crate::normalize::Normalizer;
+use crate::query::fuse_curves;
 use crate::search::{file_features, FeatureCache};
 use crate::templates::voiced_range;
 use crate::{Error, Result, SAMPLE_RATE};
@@ -89,6 +96,71 @@ fn query_error(o: &Occurrence, what: &str) -> Error {
     )
 }
 
+/// How many examples each query has and how they are fused.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Examples {
+    /// Examples per query (1: the occurrence alone).
+    pub count: usize,
+    /// Fusion of the examples' distances.
+    pub fusion: Fusion,
+}
+
+impl Default for Examples {
+    fn default() -> Self {
+        Examples {
+            count: 1,
+            fusion: Fusion::Min,
+        }
+    }
+}
+
+/// The speaker of a recording, from the file-name conventions of the shared
+/// data: Speech Commands `SPEAKER_nohash_N`, FSDD `DIGIT_SPEAKER_TAKE`;
+/// any other file is its own speaker (its path).
+pub fn speaker_of(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Some((spk, _)) = stem.split_once("_nohash_") {
+        return spk.to_string();
+    }
+    let parts: Vec<&str> = stem.split('_').collect();
+    if parts.len() == 3
+        && parts[0].chars().all(|c| c.is_ascii_digit())
+        && parts[2].chars().all(|c| c.is_ascii_digit())
+        && !parts[1].is_empty()
+    {
+        return parts[1].to_string();
+    }
+    path.to_string_lossy().into_owned()
+}
+
+/// For query `qi` of `qs`, up to `n` other queries of the same word, each by a
+/// different speaker and none by the query's speaker, taken in order after
+/// `qi` (wrapping), so the choice is deterministic.
+fn pick_examples(qs: &[(&Occurrence, Features)], qi: usize, n: usize) -> Vec<usize> {
+    let o = qs[qi].0;
+    let mut speakers = vec![speaker_of(&o.file)];
+    let mut out = Vec::new();
+    for step in 1..qs.len() {
+        if out.len() >= n {
+            break;
+        }
+        let j = (qi + step) % qs.len();
+        let c = qs[j].0;
+        if c.word != o.word || c.file == o.file {
+            continue;
+        }
+        let s = speaker_of(&c.file);
+        if !speakers.contains(&s) {
+            speakers.push(s);
+            out.push(j);
+        }
+    }
+    out
+}
+
 /// Evaluates retrieval on `labels` with one frontend; P@k / R@k at each of `ks`.
 pub fn evaluate(
     labels: &Labels,
@@ -97,6 +169,21 @@ pub fn evaluate(
     opts: &RetrievalOptions,
     ks: &[usize],
 ) -> Result<RetrievalReport> {
+    evaluate_examples(labels, frontend, normalizer, opts, ks, Examples::default())
+}
+
+/// [`evaluate`] with `examples.count` examples per query (see the module docs).
+pub fn evaluate_examples(
+    labels: &Labels,
+    frontend: &FrontendConfig,
+    normalizer: &Normalizer,
+    opts: &RetrievalOptions,
+    ks: &[usize],
+    examples: Examples,
+) -> Result<RetrievalReport> {
+    if examples.count == 0 {
+        return Err(Error::invalid("examples per query must be at least 1"));
+    }
     let queries: Vec<&Occurrence> = labels
         .occurrences
         .iter()
@@ -167,17 +254,30 @@ pub fn evaluate(
                 .insert(o.file.as_path());
             m
         });
-    let rankings: Vec<Ranking> = qfeats
-        .par_iter()
-        .map(|(o, q)| {
+    let rankings: Vec<Ranking> = (0..qfeats.len())
+        .into_par_iter()
+        .map(|qi| {
+            let o = qfeats[qi].0;
+            let mut ex = vec![qi];
+            ex.extend(pick_examples(&qfeats, qi, examples.count - 1));
+            let own: BTreeSet<&Path> = ex.iter().map(|&j| qfeats[j].0.file.as_path()).collect();
+            let mut fused = Vec::new();
             let mut scored: Vec<(f32, &PathBuf)> = labels
                 .files
                 .iter()
                 .zip(&feats)
-                .filter(|(p, _)| **p != o.file)
+                .filter(|(p, _)| !own.contains(p.as_path()))
                 .map(|(p, f)| {
-                    let d = best_match(q.data.view(), f.data.view(), opts.metric)
-                        .map_or(f32::INFINITY, |m| m.distance);
+                    let curves: Vec<Vec<(f32, usize)>> = ex
+                        .iter()
+                        .map(|&j| subsequence(qfeats[j].1.data.view(), f.data.view(), opts.metric))
+                        .collect();
+                    fuse_curves(&curves, examples.fusion, &mut fused);
+                    let d = fused
+                        .iter()
+                        .map(|c| c.0)
+                        .filter(|d| d.is_finite())
+                        .fold(f32::INFINITY, f32::min);
                     (d, p)
                 })
                 .collect();
@@ -188,7 +288,7 @@ pub fn evaluate(
                     .iter()
                     .map(|(_, p)| rel.contains(p.as_path()))
                     .collect(),
-                total_relevant: rel.iter().filter(|p| **p != o.file).count(),
+                total_relevant: rel.iter().filter(|p| !own.contains(*p)).count(),
             }
         })
         .collect();
@@ -235,6 +335,36 @@ mod tests {
         assert_eq!(frames_in(&f, 0.1, 0.2), (9, 19));
         assert_eq!(frames_in(&f, 0.0, 10.0), (0, 100));
         assert_eq!(frames_in(&f, 5.0, 6.0), (100, 100));
+    }
+
+    #[test]
+    fn speakers_and_example_choice() {
+        assert_eq!(speaker_of(Path::new("x/0a2b_nohash_1.wav")), "0a2b");
+        assert_eq!(speaker_of(Path::new("fsdd/7_george_12.wav")), "george");
+        assert_eq!(speaker_of(Path::new("w/alexa/3.flac")), "w/alexa/3.flac");
+        let f = Features {
+            data: Array2::zeros((2, 1)),
+            hop: 160,
+            window: 400,
+        };
+        let occ = |file: &str, word: &str| Occurrence {
+            file: file.into(),
+            word: word.into(),
+            start: 0.0,
+            end: 1.0,
+        };
+        let os = [
+            occ("a_nohash_0.wav", "x"),
+            occ("a_nohash_1.wav", "x"),
+            occ("b_nohash_0.wav", "y"),
+            occ("c_nohash_0.wav", "x"),
+            occ("c_nohash_1.wav", "x"),
+            occ("d_nohash_0.wav", "x"),
+        ];
+        let qs: Vec<(&Occurrence, Features)> = os.iter().map(|o| (o, f.clone())).collect();
+        // From query 0 (speaker a): skip a's other take and the other word; c once.
+        assert_eq!(pick_examples(&qs, 0, 4), vec![3, 5]);
+        assert_eq!(pick_examples(&qs, 5, 1), vec![0]);
     }
 
     #[test]

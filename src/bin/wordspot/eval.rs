@@ -52,6 +52,13 @@ pub struct RetrievalArgs {
     /// Trim silence inside each occurrence's label times.
     #[arg(long)]
     pub trim: bool,
+    /// Examples per query: the occurrence plus N-1 others of its word by other
+    /// speakers (their recordings are left out of its ranking).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub examples: usize,
+    /// Fusion of a query's examples: `min` or `mean:K`.
+    #[arg(long, default_value = "min")]
+    pub example_fusion: wordspot::detector::Fusion,
     /// Sweep transformer layers (wav2vec2 only), e.g. `1-12` or `3,6,9`; `{layer}` in --stats is replaced.
     #[arg(long, value_name = "LIST")]
     pub layers: Option<String>,
@@ -194,7 +201,13 @@ fn run_retrieval(a: RetrievalArgs) -> Result<()> {
         let (_, norm) = fe.build()?;
         let cfg: FrontendConfig = fe.config()?;
         eprintln!("evaluating {} ...", cfg.name());
-        reports.push(retrieval::evaluate(&labels, &cfg, &norm, &opts, &KS)?);
+        let examples = retrieval::Examples {
+            count: a.examples,
+            fusion: a.example_fusion,
+        };
+        reports.push(retrieval::evaluate_examples(
+            &labels, &cfg, &norm, &opts, &KS, examples,
+        )?);
     }
     print_retrieval(&reports, &layers, &a)
 }
