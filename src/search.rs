@@ -411,6 +411,7 @@ pub struct WordHit {
     /// 1-based rank among all hits of this word (best first).
     pub rank: usize,
     /// The recording.
+    #[serde(serialize_with = "lossy_path")]
     pub file: PathBuf,
     /// Match start, seconds.
     pub start: f64,
@@ -581,7 +582,7 @@ fn spot_one(
         return Err(Error::audio(
             path,
             format!(
-                "shorter than half of every query example ({:.2} s vs {:.2} s): no match possible",
+                "shorter than half the query (every example; {:.2} s vs {:.2} s): no match possible",
                 f.frame_end(f.len().saturating_sub(1)),
                 shortest
             ),

@@ -224,7 +224,7 @@ fn sizes_from_outside_are_checked_before_allocating() {
     succeeds(&out);
     assert_eq!(stdout(&out).lines().count(), 3, "{}", stdout(&out));
     let out = f.run(&["search", "--query", s(&q), "--start", "5", s(&corpus)]);
-    fails_with(&out, 1, &["q.wav", "segment start 5.000 s is past the end"]);
+    fails_with(&out, 1, &["q.wav", "start 5.000 s is past the end"]);
     // Sizes and rates refused when the options are read (clap exits 2).
     for (args, needles) in [
         (
