@@ -325,30 +325,9 @@ pub fn search(
     if query.is_empty() {
         return Err(Error::invalid("the query has no frames"));
     }
-    // A small pool of frontends: models can be expensive to load.
-    let pool: Mutex<Vec<Box<dyn Frontend>>> = Mutex::new(Vec::new());
-    let results: Vec<Result<Vec<Hit>>> = files
-        .par_iter()
-        .map(|path| {
-            let fe = pool.lock().expect("pool").pop();
-            let mut fe = match fe {
-                Some(f) => f,
-                None => frontend.build()?,
-            };
-            let r = search_one(query, path, &mut *fe, normalizer, opts);
-            pool.lock().expect("pool").push(fe);
-            progress();
-            r
-        })
-        .collect();
-    let mut hits = Vec::new();
-    let mut skipped = Vec::new();
-    for r in results {
-        match r {
-            Ok(h) => hits.extend(h),
-            Err(e) => skipped.push(e),
-        }
-    }
+    let (mut hits, skipped) = per_file_pooled(files, frontend, progress, |path, fe| {
+        search_one(query, path, fe, normalizer, opts)
+    });
     hits.sort_by(|a, b| {
         a.distance
             .total_cmp(&b.distance)
@@ -358,6 +337,41 @@ pub fn search(
         h.rank = i + 1;
     }
     Ok(SearchResult { hits, skipped })
+}
+
+/// Runs `one` on every file in parallel with a small pool of frontends built
+/// from `frontend` (models can be expensive to load), ticking `progress` per
+/// file; returns the concatenated results and the errors of files that failed.
+fn per_file_pooled<T: Send>(
+    files: &[PathBuf],
+    frontend: &FrontendConfig,
+    progress: &(dyn Fn() + Sync),
+    one: impl Fn(&Path, &mut dyn Frontend) -> Result<Vec<T>> + Sync,
+) -> (Vec<T>, Vec<Error>) {
+    let pool: Mutex<Vec<Box<dyn Frontend>>> = Mutex::new(Vec::new());
+    let results: Vec<Result<Vec<T>>> = files
+        .par_iter()
+        .map(|path| {
+            let fe = pool.lock().expect("pool").pop();
+            let mut fe = match fe {
+                Some(f) => f,
+                None => frontend.build()?,
+            };
+            let r = one(path, &mut *fe);
+            pool.lock().expect("pool").push(fe);
+            progress();
+            r
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut skipped = Vec::new();
+    for r in results {
+        match r {
+            Ok(h) => out.extend(h),
+            Err(e) => skipped.push(e),
+        }
+    }
+    (out, skipped)
 }
 
 fn search_one(
@@ -481,29 +495,9 @@ pub fn spot(
             "per-file hit limit 0: nothing would be kept",
         ));
     }
-    let pool: Mutex<Vec<Box<dyn Frontend>>> = Mutex::new(Vec::new());
-    let results: Vec<Result<Vec<WordHit>>> = files
-        .par_iter()
-        .map(|path| {
-            let fe = pool.lock().expect("pool").pop();
-            let mut fe = match fe {
-                Some(f) => f,
-                None => frontend.build()?,
-            };
-            let r = spot_one(queries, path, &mut *fe, normalizer, opts);
-            pool.lock().expect("pool").push(fe);
-            progress();
-            r
-        })
-        .collect();
-    let mut hits = Vec::new();
-    let mut skipped = Vec::new();
-    for r in results {
-        match r {
-            Ok(h) => hits.extend(h),
-            Err(e) => skipped.push(e),
-        }
-    }
+    let (mut hits, skipped) = per_file_pooled(files, frontend, progress, |path, fe| {
+        spot_one(queries, path, fe, normalizer, opts)
+    });
     let order = |w: &str| queries.iter().position(|q| q.word == w).unwrap_or(0);
     hits.sort_by(|a, b| {
         order(&a.word)
