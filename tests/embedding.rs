@@ -44,13 +44,33 @@ fn max_rel_diff(a: &[f32], b: &[f32]) -> (f32, f32) {
     (d, d / scale)
 }
 
-/// tract's output at `hop` against the onnxruntime reference (every window,
+/// The frontend's output at `hop` (the native incremental network; tract's
+/// when `tract` is set) against the onnxruntime reference (every window,
 /// `embedding_hop1.f32`, subsampled): max |diff| at most 1e-4 of the output scale.
-fn tract_matches_onnxruntime(hop: usize) {
+fn frontend_matches_onnxruntime(hop: usize, tract: bool) {
     let x = clip();
     let reference = read_f32("embedding_hop1.f32");
     let windows = reference.len() / DIM;
-    let mut fe = frontend(hop);
+    let mut fe = if tract {
+        let mut m = EmbeddingModels::from_bytes(
+            wordspot::features::embedding::BUILTIN_MEL_MODEL,
+            Path::new("mel"),
+            wordspot::features::embedding::BUILTIN_EMBEDDING_MODEL,
+            Path::new("emb"),
+        )
+        .unwrap();
+        m.disable_native();
+        SpeechEmbedding::with_models(
+            EmbeddingConfig {
+                hop_frames: hop,
+                models: None,
+            },
+            std::sync::Arc::new(m),
+        )
+    } else {
+        assert!(EmbeddingModels::builtin().unwrap().native());
+        frontend(hop)
+    };
     let f = extract(&mut fe, &x, &data("clip.wav")).unwrap();
     let want: Vec<f32> = reference
         .chunks_exact(DIM)
@@ -61,7 +81,8 @@ fn tract_matches_onnxruntime(hop: usize) {
     assert_eq!(f.len(), windows.div_ceil(hop), "hop {hop}: frame count");
     let (abs, rel) = max_rel_diff(f.data.as_slice().unwrap(), &want);
     println!(
-        "hop {hop}: {} frames, max |diff| {abs:.3e} = {rel:.3e} of the output scale",
+        "hop {hop} ({}): {} frames, max |diff| {abs:.3e} = {rel:.3e} of the output scale",
+        if tract { "tract" } else { "native" },
         f.len()
     );
     assert!(rel <= 1e-4, "hop {hop}: max |diff| {abs} ({rel} of scale)");
@@ -70,23 +91,30 @@ fn tract_matches_onnxruntime(hop: usize) {
 // One test per hop, so that CI under qemu can run the cheapest (hop 8: the
 // same kernels on an eighth of the windows) and skip the others.
 #[test]
-fn tract_matches_onnxruntime_at_hop_1() {
-    tract_matches_onnxruntime(1);
+fn frontend_matches_onnxruntime_at_hop_1() {
+    frontend_matches_onnxruntime(1, false);
 }
 
 #[test]
-fn tract_matches_onnxruntime_at_hop_2() {
-    tract_matches_onnxruntime(2);
+fn frontend_matches_onnxruntime_at_hop_2() {
+    frontend_matches_onnxruntime(2, false);
 }
 
 #[test]
-fn tract_matches_onnxruntime_at_hop_4() {
-    tract_matches_onnxruntime(4);
+fn frontend_matches_onnxruntime_at_hop_4() {
+    frontend_matches_onnxruntime(4, false);
 }
 
 #[test]
-fn tract_matches_onnxruntime_at_hop_8() {
-    tract_matches_onnxruntime(8);
+fn frontend_matches_onnxruntime_at_hop_8() {
+    frontend_matches_onnxruntime(8, false);
+}
+
+/// The tract path (used when a user-supplied model is not the chain the
+/// native network knows) stays checked too.
+#[test]
+fn tract_frontend_matches_onnxruntime_at_hop_4() {
+    frontend_matches_onnxruntime(4, true);
 }
 
 #[test]

@@ -46,12 +46,14 @@ use tract_onnx::prelude::*;
 use super::{Frontend, FrontendConfig};
 use crate::{Error, Result};
 
+mod net;
+
 /// The built-in `melspectrogram.onnx` (openWakeWord, SHA-256 in models/speech_embedding/SHA256SUMS).
 pub static BUILTIN_MEL_MODEL: &[u8] =
-    include_bytes!("../../models/speech_embedding/melspectrogram.onnx");
+    include_bytes!("../../../models/speech_embedding/melspectrogram.onnx");
 /// The built-in `embedding_model.onnx` (Google's speech_embedding in openWakeWord's ONNX form).
 pub static BUILTIN_EMBEDDING_MODEL: &[u8] =
-    include_bytes!("../../models/speech_embedding/embedding_model.onnx");
+    include_bytes!("../../../models/speech_embedding/embedding_model.onnx");
 
 /// Mel bands per frame.
 pub const MEL_BANDS: usize = 32;
@@ -155,6 +157,12 @@ pub struct EmbeddingModels {
     emb_one: TypedSimplePlan,
     /// `[BATCH, 76, 32, 1]` → `[BATCH, 1, 1, 96]`.
     emb_batch: TypedSimplePlan,
+    /// The embedding network computed natively and incrementally (`None`: the
+    /// model is not the chain [`net::Net`] knows, or native use is off; the
+    /// frontend then runs `emb_batch`/`emb_one`).
+    native: Option<net::Net>,
+    /// Why `native` is `None`.
+    native_unavailable: Option<String>,
 }
 
 type TypedSimplePlan = Arc<TypedRunnableModel>;
@@ -198,16 +206,73 @@ fn read_model(path: &Path) -> Result<Vec<u8>> {
 impl EmbeddingModels {
     /// Loads and optimizes the two models from bytes; `mel_path`/`emb_path` name them in errors.
     pub fn from_bytes(mel: &[u8], mel_path: &Path, emb: &[u8], emb_path: &Path) -> Result<Self> {
-        let m = EmbeddingModels {
+        let mut m = EmbeddingModels {
             mel_path: mel_path.to_path_buf(),
             emb_path: emb_path.to_path_buf(),
             mel_first: plan(mel, mel_path, &[1, CHUNK])?,
             mel_chunk: plan(mel, mel_path, &[1, CHUNK_SAMPLES])?,
             emb_one: plan(emb, emb_path, &[1, WINDOW_FRAMES, MEL_BANDS, 1])?,
             emb_batch: plan(emb, emb_path, &[BATCH, WINDOW_FRAMES, MEL_BANDS, 1])?,
+            native: None,
+            native_unavailable: None,
         };
         m.check()?;
+        match net::Net::from_onnx(emb).and_then(|n| m.check_native(n)) {
+            Ok(n) => m.native = Some(n),
+            Err(why) => m.native_unavailable = Some(why),
+        }
         Ok(m)
+    }
+
+    /// Checks the native network against tract on two windows (ones, and a
+    /// ramp): a model whose graph reads as the expected chain but means
+    /// something else is not run natively.
+    fn check_native(&self, n: net::Net) -> std::result::Result<net::Net, String> {
+        let per = WINDOW_FRAMES * MEL_BANDS;
+        let ramp: Vec<f32> = (0..per).map(|i| ((i * 37) % 101) as f32 / 25.0 - 2.0).collect();
+        for w in [&vec![1.0; per], &ramp] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            n.run_window(w, &mut a);
+            self.run_embedding(w, &mut b).map_err(|e| e.to_string())?;
+            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+            let d = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            if a.len() != b.len() || !(d <= 1e-3 * scale) {
+                return Err(format!(
+                    "native network differs from tract by {d} (output scale {scale})"
+                ));
+            }
+        }
+        Ok(n)
+    }
+
+    /// Whether the embedding network runs natively (incrementally, rows shared
+    /// between windows) rather than through tract.
+    pub fn native(&self) -> bool {
+        self.native.is_some()
+    }
+
+    /// Why the embedding network does not run natively (`None` when it does).
+    pub fn native_unavailable(&self) -> Option<&str> {
+        self.native_unavailable.as_deref()
+    }
+
+    /// Runs the embedding network through tract even if it could run natively
+    /// (for comparisons and benchmarks; the values agree to about 1e-6 of the output scale).
+    pub fn disable_native(&mut self) {
+        if self.native.take().is_some() {
+            self.native_unavailable = Some("disabled".into());
+        }
+    }
+
+    /// Multiply-accumulates per mel frame of the embedding network at `hop`:
+    /// computed natively (rows shared) if it runs natively, else window by window.
+    pub fn embedding_macs_per_frame(&self, hop: usize) -> Option<f64> {
+        self.native.as_ref().map(|n| n.macs_per_frame(hop))
+    }
+
+    /// Multiply-accumulates of one window computed from scratch (what tract does per window).
+    pub fn embedding_macs_per_window(&self) -> Option<u64> {
+        self.native.as_ref().map(|n| n.macs_per_window())
     }
 
     /// The models built into the binary, loaded once per process.
@@ -302,7 +367,7 @@ impl EmbeddingModels {
         Ok(())
     }
 
-    /// Runs the embedding model on one window or [`BATCH`] windows (each
+    /// Runs the embedding model through tract on one window or [`BATCH`] windows (each
     /// 76 × 32 values, row-major) and appends 96 values per window to `out`.
     pub fn run_embedding(&self, windows: &[f32], out: &mut Vec<f32>) -> Result<()> {
         let per = WINDOW_FRAMES * MEL_BANDS;
@@ -353,8 +418,12 @@ pub struct SpeechEmbedding {
     mel_start: i64,
     /// End (exclusive mel frame index) of the next window.
     next_end: u64,
-    /// Windows waiting for the embedding model.
+    /// Windows waiting for the embedding model (tract only).
     windows: Vec<f32>,
+    /// The native network's rows (`None`: tract runs the windows).
+    net: Option<net::NetState>,
+    /// Mel frames given to `net` so far.
+    fed: u64,
     /// Scratch for a zero-padded last chunk.
     last_chunk: Vec<f32>,
 }
@@ -379,9 +448,15 @@ impl SpeechEmbedding {
             mel: Vec::with_capacity((WINDOW_FRAMES + 2 * CHUNK_FRAMES) * MEL_BANDS),
             mel_start: 0,
             next_end: FIRST_FRAMES as u64,
-            windows: Vec::with_capacity(BATCH * WINDOW_FRAMES * MEL_BANDS),
+            windows: Vec::new(),
             last_chunk: Vec::with_capacity(CHUNK_SAMPLES),
+            net: None,
+            fed: 0,
         };
+        match s.models.native.as_ref() {
+            Some(n) => s.net = Some(n.start_state(s.cfg.hop_frames)),
+            None => s.windows.reserve(BATCH * WINDOW_FRAMES * MEL_BANDS),
+        }
         s.reset();
         s
     }
@@ -413,6 +488,18 @@ impl SpeechEmbedding {
     fn emit_windows(&mut self, out: &mut Vec<f32>, flush: bool) -> Result<usize> {
         let per = WINDOW_FRAMES * MEL_BANDS;
         let mut n = 0;
+        if let (Some(net), Some(state)) = (self.models.native.as_ref(), self.net.as_mut()) {
+            // Each mel frame completes the rows it can of every layer, and the
+            // windows ending on it.
+            while self.fed < self.mel_count {
+                let a = (self.fed as i64 - self.mel_start) as usize * MEL_BANDS;
+                let k = state.push_row(net, &self.mel[a..a + MEL_BANDS], out);
+                self.fed += 1;
+                n += k;
+                self.next_end += (k * self.cfg.hop_frames) as u64;
+            }
+            debug_assert!(self.next_end > self.mel_count);
+        }
         while self.next_end <= self.mel_count {
             let first = self.next_end as i64 - WINDOW_FRAMES as i64;
             let a = (first - self.mel_start) as usize * MEL_BANDS;
@@ -538,8 +625,123 @@ impl Frontend for SpeechEmbedding {
         self.mel_start = -(WINDOW_FRAMES as i64);
         self.next_end = FIRST_FRAMES as u64;
         self.windows.clear();
+        self.fed = 0;
+        if let (Some(net), Some(state)) = (self.models.native.as_ref(), self.net.as_mut()) {
+            net.reset_state(state, self.cfg.hop_frames);
+        }
     }
     fn config(&self) -> FrontendConfig {
         FrontendConfig::Embedding(self.cfg.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise(n: usize, seed: u64) -> Vec<f32> {
+        let mut rng = seed;
+        (0..n)
+            .map(|_| {
+                rng = rng
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                // Roughly the range of x / 10 + 2 of real mel frames.
+                ((rng >> 40) as f32 / (1u64 << 24) as f32) * 8.0 - 4.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn builtin_model_runs_natively() {
+        let m = EmbeddingModels::builtin().unwrap();
+        assert!(m.native(), "{:?}", m.native_unavailable());
+        let per_window = m.embedding_macs_per_window().unwrap();
+        println!("{per_window} MAC per window from scratch");
+        for hop in [8, 4, 2, 1] {
+            let f = m.embedding_macs_per_frame(hop).unwrap();
+            println!(
+                "hop {hop}: {:.1} M MAC/s incremental, {:.1} M MAC/s window by window",
+                f * 100.0 / 1e6,
+                per_window as f64 * 100.0 / hop as f64 / 1e6
+            );
+        }
+    }
+
+    #[test]
+    fn native_matches_tract_on_random_windows() {
+        let m = EmbeddingModels::builtin().unwrap();
+        let net = m.native.as_ref().unwrap();
+        let per = WINDOW_FRAMES * MEL_BANDS;
+        let windows = noise(BATCH * per, 777);
+        let mut tract = Vec::new();
+        m.run_embedding(&windows, &mut tract).unwrap();
+        let mut native = Vec::new();
+        for w in windows.chunks_exact(per) {
+            net.run_window(w, &mut native);
+        }
+        let scale = tract.iter().fold(0f32, |a, v| a.max(v.abs()));
+        let d = native
+            .iter()
+            .zip(&tract)
+            .fold(0f32, |a, (x, y)| a.max((x - y).abs()));
+        println!("max |native - tract| {d:.3e}, output scale {scale:.3}");
+        assert_eq!(native.len(), tract.len());
+        assert!(d <= 1e-4 * scale, "{d} of scale {scale}");
+    }
+
+    #[test]
+    fn incremental_rows_equal_each_window_from_scratch_exactly() {
+        let m = EmbeddingModels::builtin().unwrap();
+        let net = m.native.as_ref().unwrap();
+        let rows = 76 + 40;
+        let mel = noise(rows * MEL_BANDS, 99);
+        for hop in [1usize, 2, 4, 8] {
+            let mut st = net::NetState::new(net, hop, 0, 0);
+            let mut inc = Vec::new();
+            for r in mel.chunks_exact(MEL_BANDS) {
+                st.push_row(net, r, &mut inc);
+            }
+            let mut scratch = Vec::new();
+            let mut s = 0;
+            while s + WINDOW_FRAMES <= rows {
+                net.run_window(&mel[s * MEL_BANDS..(s + WINDOW_FRAMES) * MEL_BANDS], &mut scratch);
+                s += hop;
+            }
+            assert_eq!(inc.len(), scratch.len(), "hop {hop}");
+            assert!(inc == scratch, "hop {hop}");
+        }
+    }
+
+    #[test]
+    fn native_frontend_matches_tract_frontend() {
+        let mut tract_models = EmbeddingModels::from_bytes(
+            BUILTIN_MEL_MODEL,
+            Path::new("mel"),
+            BUILTIN_EMBEDDING_MODEL,
+            Path::new("emb"),
+        )
+        .unwrap();
+        tract_models.disable_native();
+        let tract_models = Arc::new(tract_models);
+        let x: Vec<f32> = noise(20_000, 5).iter().map(|v| v * 0.05).collect();
+        for hop in [1, 2, 4, 8] {
+            let cfg = EmbeddingConfig {
+                hop_frames: hop,
+                models: None,
+            };
+            let mut a = Vec::new();
+            let mut fe = SpeechEmbedding::new(cfg.clone()).unwrap();
+            fe.push(&x, &mut a).unwrap();
+            fe.finish(&mut a).unwrap();
+            let mut b = Vec::new();
+            let mut fe = SpeechEmbedding::with_models(cfg, tract_models.clone());
+            fe.push(&x, &mut b).unwrap();
+            fe.finish(&mut b).unwrap();
+            assert_eq!(a.len(), b.len(), "hop {hop}");
+            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let d = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(d <= 1e-4 * scale, "hop {hop}: {d} of scale {scale}");
+        }
     }
 }
