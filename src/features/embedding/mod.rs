@@ -229,14 +229,19 @@ impl EmbeddingModels {
     /// something else is not run natively.
     fn check_native(&self, n: net::Net) -> std::result::Result<net::Net, String> {
         let per = WINDOW_FRAMES * MEL_BANDS;
-        let ramp: Vec<f32> = (0..per).map(|i| ((i * 37) % 101) as f32 / 25.0 - 2.0).collect();
+        let ramp: Vec<f32> = (0..per)
+            .map(|i| ((i * 37) % 101) as f32 / 25.0 - 2.0)
+            .collect();
         for w in [&vec![1.0; per], &ramp] {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             n.run_window(w, &mut a);
             self.run_embedding(w, &mut b).map_err(|e| e.to_string())?;
             let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-            let d = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
-            if a.len() != b.len() || !(d <= 1e-3 * scale) {
+            let d = a
+                .iter()
+                .zip(&b)
+                .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            if a.len() != b.len() || d.is_nan() || d > 1e-3 * scale {
                 return Err(format!(
                     "native network differs from tract by {d} (output scale {scale})"
                 ));
@@ -705,7 +710,10 @@ mod tests {
             let mut scratch = Vec::new();
             let mut s = 0;
             while s + WINDOW_FRAMES <= rows {
-                net.run_window(&mel[s * MEL_BANDS..(s + WINDOW_FRAMES) * MEL_BANDS], &mut scratch);
+                net.run_window(
+                    &mel[s * MEL_BANDS..(s + WINDOW_FRAMES) * MEL_BANDS],
+                    &mut scratch,
+                );
                 s += hop;
             }
             assert_eq!(inc.len(), scratch.len(), "hop {hop}");
@@ -740,7 +748,10 @@ mod tests {
             fe.finish(&mut b).unwrap();
             assert_eq!(a.len(), b.len(), "hop {hop}");
             let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let d = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            let d = a
+                .iter()
+                .zip(&b)
+                .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
             assert!(d <= 1e-4 * scale, "hop {hop}: {d} of scale {scale}");
         }
     }

@@ -175,11 +175,8 @@ impl Net {
             .proto_model_for_read(&mut std::io::Cursor::new(bytes))
             .map_err(|e| format!("not readable: {e}"))?;
         let g = model.graph.as_ref().ok_or("no graph")?;
-        let inits: HashMap<&str, &pb::TensorProto> = g
-            .initializer
-            .iter()
-            .map(|t| (t.name.as_str(), t))
-            .collect();
+        let inits: HashMap<&str, &pb::TensorProto> =
+            g.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
         let inputs: Vec<&str> = g
             .input
             .iter()
@@ -588,9 +585,7 @@ fn compute(l: &Layer, input: &Ring, x: i64, out: &mut [f32]) {
                 }
                 conv(l, *kw, &rows[..l.kh], weights, bias, out);
             } else {
-                let rows: Vec<&[f32]> = (0..l.kh)
-                    .map(|t| input.row(x + t as i64 * step))
-                    .collect();
+                let rows: Vec<&[f32]> = (0..l.kh).map(|t| input.row(x + t as i64 * step)).collect();
                 conv(l, *kw, &rows, weights, bias, out);
             }
             if let Some(alpha) = *alpha {
