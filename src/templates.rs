@@ -159,7 +159,7 @@ const DIGITAL_SILENCE_DB: f32 = -95.0;
 /// when enrolled ([`word_span`]).
 pub const WORD_RANGE_DB: f32 = 25.0;
 
-/// The span of the word in an enrollment take or query clip: like
+/// The span of the word in an enrollment take: like
 /// [`voiced_span`], but the noise floor ignores digital silence and voiced
 /// frames must be within [`WORD_RANGE_DB`] of the peak. Takes cut from field
 /// recordings carry room noise and neighbouring sounds 30-40 dB under the word,
@@ -210,9 +210,17 @@ pub fn voiced_range(samples: &[f32]) -> Option<(usize, usize)> {
     ))
 }
 
-/// Trims an enrollment take or query clip to its word ([`word_span`],
-/// widened by [`TRIM_LEAD`] and [`TRIM_TAIL`]); `what` names the audio in errors.
+/// Trims leading and trailing silence ([`voiced_range`]); `what` names the audio in errors.
 pub fn trim_silence<'a>(samples: &'a [f32], what: &str) -> Result<&'a [f32]> {
+    match voiced_range(samples) {
+        Some((a, b)) => Ok(&samples[a..b]),
+        None => Err(Error::audio(what, "no speech found (silent or too quiet)")),
+    }
+}
+
+/// Trims an enrollment take to its word ([`word_span`], widened by
+/// [`TRIM_LEAD`] and [`TRIM_TAIL`]); `what` names the audio in errors.
+pub fn trim_take<'a>(samples: &'a [f32], what: &str) -> Result<&'a [f32]> {
     match word_span(samples) {
         Some((a, b)) => {
             Ok(&samples[a.saturating_sub(TRIM_LEAD)..(b + TRIM_TAIL).min(samples.len())])
@@ -317,7 +325,7 @@ fn enroll_into(
     let mut next = manifest.takes.len() + 1;
     for t in takes {
         let samples = if opts.trim {
-            trim_silence(&t.samples, &t.source)?
+            trim_take(&t.samples, &t.source)?
         } else {
             &t.samples[..]
         };
@@ -669,7 +677,7 @@ mod tests {
         let (a, b) = word_span(&x).unwrap();
         assert!((5840..=6000).contains(&a), "{a}");
         assert!((10800..=10960).contains(&b), "{b}");
-        let t = trim_silence(&x, "x.wav").unwrap();
+        let t = trim_take(&x, "x.wav").unwrap();
         assert_eq!(t.len(), (b + TRIM_TAIL) - (a - TRIM_LEAD));
         assert!(word_span(&vec![0.0; 16000]).is_none());
     }
