@@ -56,6 +56,7 @@ fn listen(c: &mut Criterion) {
                 threshold_source: "manual".into(),
                 takes: Vec::new(),
                 calibration: None,
+                verifier: None,
             },
             templates: (0..5)
                 .map(|t| {

@@ -293,6 +293,23 @@ impl Detector {
         &self.keywords[k].name
     }
 
+    /// The threshold of keyword `k`.
+    pub fn threshold(&self, k: usize) -> f32 {
+        self.keywords[k].threshold
+    }
+
+    /// Sets the threshold of keyword `k` (a finite number).
+    pub fn set_threshold(&mut self, k: usize, threshold: f32) -> Result<()> {
+        if !threshold.is_finite() {
+            return Err(Error::invalid(format!(
+                "keyword '{}': threshold must be a finite number, got {threshold}",
+                self.keywords[k].name
+            )));
+        }
+        self.keywords[k].threshold = threshold;
+        Ok(())
+    }
+
     /// Identifier of template `t` of keyword `k`.
     pub fn template_name(&self, k: usize, t: usize) -> &str {
         &self.keywords[k].template_names[t]

@@ -31,7 +31,6 @@ pub mod query;
 pub mod report;
 pub mod search;
 pub mod templates;
-#[cfg(feature = "embedding")]
 pub mod verify;
 
 pub use error::{Error, Result};

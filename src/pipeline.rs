@@ -26,10 +26,13 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use serde::Serialize;
 
 use crate::audio::Source;
-use crate::detector::{Detections, Detector, DetectorConfig, KeywordTemplates};
+use crate::detector::{
+    Detection, Detections, Detector, DetectorConfig, KeywordTemplates, MAX_KEYWORDS,
+};
 use crate::features::Frontend;
 use crate::normalize::Normalizer;
 use crate::templates::Keyword;
+use crate::verify::{centre_sample, Cascade, REACH};
 use crate::{Error, Result};
 
 /// A keyword detection, as printed by `wordspot listen`.
@@ -59,6 +62,87 @@ pub struct Spotter {
     normed: Vec<f32>,
     dets: Detections,
     samples: u64,
+    verify: Option<Verification>,
+}
+
+/// Samples fed through the frontend at a time when verifying, so candidates
+/// are verified as soon as their audio is in.
+const VERIFY_CHUNK: usize = 1600;
+
+/// The second stage inside a [`Spotter`]: DTW candidates wait until the audio
+/// [`REACH`] past their centre is in, then are rescored by the cascade and
+/// kept when the verified score is under the keyword's threshold.
+#[derive(Debug)]
+struct Verification {
+    cascade: Cascade,
+    /// Thresholds on verified scores.
+    thresholds: Vec<f32>,
+    /// The last `history.len()` samples, circular: sample `i` at `i % len`.
+    history: Vec<f32>,
+    /// Samples `[centre - REACH, centre + REACH)` of the candidate being verified.
+    scratch: Vec<f32>,
+    /// Candidates waiting for their audio, with their centre sample.
+    pending: heapless::Deque<(Detection, i64), MAX_KEYWORDS>,
+}
+
+impl Verification {
+    fn new(cascade: Cascade, thresholds: Vec<f32>, longest_match: usize) -> Self {
+        Verification {
+            cascade,
+            thresholds,
+            history: vec![0.0; 2 * REACH + 2 * VERIFY_CHUNK + longest_match],
+            scratch: vec![0.0; 2 * REACH],
+            pending: heapless::Deque::new(),
+        }
+    }
+
+    fn record(&mut self, first: u64, samples: &[f32]) {
+        let n = self.history.len() as u64;
+        for (i, &x) in samples.iter().enumerate() {
+            self.history[((first + i as u64) % n) as usize] = x;
+        }
+    }
+
+    /// Verifies `d` (centre `c`) with the audio up to sample `total`; calls
+    /// `sink` when it passes.
+    fn verify(
+        &mut self,
+        det: &Detector,
+        d: &Detection,
+        c: i64,
+        total: u64,
+        sink: &mut dyn FnMut(Event),
+    ) -> Result<()> {
+        let n = self.history.len() as i64;
+        let first = c - REACH as i64;
+        let held = total as i64 - n;
+        for (i, o) in self.scratch.iter_mut().enumerate() {
+            let j = first + i as i64;
+            *o = if j >= 0 && j >= held && j < total as i64 {
+                self.history[(j % n) as usize]
+            } else {
+                0.0
+            };
+        }
+        let (start, end) = (
+            det.frame_start_s(d.start_frame),
+            det.frame_end_s(d.end_frame),
+        );
+        let score =
+            self.cascade
+                .rescore(d.keyword, d.distance, &self.scratch, first, start, end)?;
+        if score <= self.thresholds[d.keyword] {
+            sink(Event {
+                keyword: det.keyword_name(d.keyword).to_string(),
+                start,
+                end,
+                distance: score,
+                template: det.template_name(d.keyword, d.template).to_string(),
+                decided: total as f64 / crate::SAMPLE_RATE as f64,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Spotter {
@@ -93,7 +177,34 @@ impl Spotter {
             detector,
             dets: Detections::new(),
             samples: 0,
+            verify: None,
         })
+    }
+
+    /// Adds the second stage: the detector now proposes candidates at
+    /// [`VerifierConfig::proposal_threshold`] of each keyword's threshold,
+    /// the cascade rescores each one, and events are those whose verified
+    /// score is under the threshold (the thresholds given to
+    /// [`Spotter::new`], which must then be on verified scores). Events come
+    /// [`REACH`] samples (0.75 s) after the match's centre at the earliest.
+    ///
+    /// [`VerifierConfig::proposal_threshold`]: crate::verify::VerifierConfig::proposal_threshold
+    pub fn verified(mut self, cascade: Cascade) -> Result<Self> {
+        let n = self.detector.num_keywords();
+        let thresholds: Vec<f32> = (0..n).map(|k| self.detector.threshold(k)).collect();
+        for (k, &t) in thresholds.iter().enumerate() {
+            self.detector
+                .set_threshold(k, cascade.config(k).proposal_threshold(t))?;
+        }
+        // A match spans at most twice its template.
+        let longest = 2 * self.detector.longest_template() * self.frontend.hop();
+        self.verify = Some(Verification::new(cascade, thresholds, longest));
+        Ok(self)
+    }
+
+    /// Whether events are verified (see [`Spotter::verified`]).
+    pub fn is_verified(&self) -> bool {
+        self.verify.is_some()
     }
 
     /// The detector (for names and geometry).
@@ -113,21 +224,34 @@ impl Spotter {
 
     /// Feeds 16 kHz mono samples; calls `sink` for every decided event.
     pub fn push(&mut self, samples: &[f32], sink: &mut dyn FnMut(Event)) -> Result<()> {
-        self.samples += samples.len() as u64;
-        self.feats.clear();
-        self.frontend.push(samples, &mut self.feats)?;
-        self.run_frames(sink);
+        if self.verify.is_none() {
+            self.samples += samples.len() as u64;
+            self.feats.clear();
+            self.frontend.push(samples, &mut self.feats)?;
+            return self.run_frames(sink);
+        }
+        for chunk in samples.chunks(VERIFY_CHUNK) {
+            if let Some(v) = self.verify.as_mut() {
+                v.record(self.samples, chunk);
+            }
+            self.samples += chunk.len() as u64;
+            self.feats.clear();
+            self.frontend.push(chunk, &mut self.feats)?;
+            self.run_frames(sink)?;
+            self.resolve(false, sink)?;
+        }
         Ok(())
     }
 
-    /// Ends the stream: flushes the frontend and the detector.
+    /// Ends the stream: flushes the frontend and the detector (and verifies
+    /// the candidates still waiting, the audio past the end counting as silence).
     pub fn finish(&mut self, sink: &mut dyn FnMut(Event)) -> Result<()> {
         self.feats.clear();
         self.frontend.finish(&mut self.feats)?;
-        self.run_frames(sink);
+        self.run_frames(sink)?;
         self.detector.finish(&mut self.dets);
-        self.drain(sink);
-        Ok(())
+        self.drain(sink)?;
+        self.resolve(true, sink)
     }
 
     /// Forgets the stream (templates are kept).
@@ -135,21 +259,60 @@ impl Spotter {
         self.frontend.reset();
         self.detector.reset();
         self.samples = 0;
+        if let Some(v) = self.verify.as_mut() {
+            v.pending.clear();
+        }
     }
 
-    fn run_frames(&mut self, sink: &mut dyn FnMut(Event)) {
+    fn run_frames(&mut self, sink: &mut dyn FnMut(Event)) -> Result<()> {
         let dim = self.frontend.dim();
         let mut feats = std::mem::take(&mut self.feats);
+        let mut res = Ok(());
         for frame in feats.chunks_exact(dim) {
             self.normalizer.apply(frame, &mut self.normed);
             self.detector.push(&self.normed, &mut self.dets);
-            self.drain(sink);
+            res = res.and(self.drain(sink));
         }
         feats.clear();
         self.feats = feats;
+        res
     }
 
-    fn drain(&mut self, sink: &mut dyn FnMut(Event)) {
+    /// Verifies the waiting candidates whose audio is in (all with `all`).
+    fn resolve(&mut self, all: bool, sink: &mut dyn FnMut(Event)) -> Result<()> {
+        let Some(v) = self.verify.as_mut() else {
+            return Ok(());
+        };
+        while let Some(&(d, c)) = v.pending.front() {
+            if !all && c + (REACH as i64) > self.samples as i64 {
+                break;
+            }
+            v.pending.pop_front();
+            v.verify(&self.detector, &d, c, self.samples, sink)?;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self, sink: &mut dyn FnMut(Event)) -> Result<()> {
+        if let Some(v) = self.verify.as_mut() {
+            for d in self.dets.iter() {
+                let det = &self.detector;
+                let c = centre_sample(
+                    det.frame_start_s(d.start_frame),
+                    det.frame_end_s(d.end_frame),
+                );
+                if v.pending.is_full() {
+                    // More candidates in flight than keywords: verify the
+                    // oldest now with the audio there is.
+                    if let Some((old, oc)) = v.pending.pop_front() {
+                        v.verify(det, &old, oc, self.samples, sink)?;
+                    }
+                }
+                let _ = v.pending.push_back((*d, c));
+            }
+            self.dets.clear();
+            return Ok(());
+        }
         for d in self.dets.iter() {
             let det = &self.detector;
             sink(Event {
@@ -162,6 +325,7 @@ impl Spotter {
             });
         }
         self.dets.clear();
+        Ok(())
     }
 }
 

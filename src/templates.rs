@@ -22,6 +22,7 @@ use crate::detector::ScoreNorm;
 use crate::dtw::{best_match, Metric};
 use crate::features::{extract_utterance, Features, Frontend, FrontendConfig};
 use crate::normalize::Normalizer;
+use crate::verify::{VerifierEntry, DEFAULT_VERIFIED_THRESHOLD};
 use crate::{Error, Result, SAMPLE_RATE};
 
 /// Name of the manifest file inside a keyword folder.
@@ -70,6 +71,10 @@ pub struct Manifest {
     /// Free-form score statistics (filled by calibration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<serde_json::Value>,
+    /// The second-stage verifier's norm and settings ([`crate::verify`]);
+    /// with it, `threshold` is on verified scores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<VerifierEntry>,
 }
 
 /// A threshold that is not a finite number reads as NaN instead of failing
@@ -103,17 +108,29 @@ pub struct Keyword {
 
 impl Keyword {
     /// Threshold to use with `frontend`: the manifest's when it was estimated
-    /// with the same frontend and normalizer, else `None`.
-    pub fn threshold_for(&self, frontend: &FrontendConfig, normalize: &str) -> Option<f32> {
-        (&self.manifest.frontend == frontend && self.manifest.normalize == normalize)
+    /// with the same frontend and normalizer, and on the same scale
+    /// (`verified`: scores of the second-stage verifier, which the manifest
+    /// has when it holds a verifier entry), else `None`.
+    pub fn threshold_for(
+        &self,
+        frontend: &FrontendConfig,
+        normalize: &str,
+        verified: bool,
+    ) -> Option<f32> {
+        (&self.manifest.frontend == frontend
+            && self.manifest.normalize == normalize
+            && self.manifest.verifier.is_some() == verified)
             .then_some(self.manifest.threshold)
             .filter(|t| t.is_finite())
     }
 
-    /// Threshold when the stored one does not apply: on normalised scores
+    /// Threshold when the stored one does not apply: on verified scores
+    /// ([`DEFAULT_VERIFIED_THRESHOLD`]) when `verified`, on normalised scores
     /// when the keyword has score norms, else [`default_threshold`].
-    pub fn default_threshold(&self, frontend: &FrontendConfig) -> f32 {
-        if self.norms.is_empty() {
+    pub fn default_threshold(&self, frontend: &FrontendConfig, verified: bool) -> f32 {
+        if verified {
+            DEFAULT_VERIFIED_THRESHOLD
+        } else if self.norms.is_empty() {
             default_threshold(frontend)
         } else {
             DEFAULT_NORMED_THRESHOLD
@@ -316,6 +333,7 @@ fn enroll_into(
             threshold_source: String::new(),
             takes: Vec::new(),
             calibration: None,
+            verifier: None,
         },
         Err(e) => return Err(e),
     };
@@ -633,7 +651,7 @@ mod tests {
                 norms: Vec::new(),
             };
             assert_eq!(
-                kw.threshold_for(&kw.manifest.frontend.clone(), "none"),
+                kw.threshold_for(&kw.manifest.frontend.clone(), "none", false),
                 None
             );
         }

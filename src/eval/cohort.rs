@@ -17,12 +17,16 @@
 
 use std::path::Path;
 
-use super::stream::{calibrate, run_detector, stream_features, Calibration, StreamFeatures};
+use super::stream::{calibrate, detect, stream_features, Calibration, StreamFeatures};
 use crate::detector::{DetectorConfig, ScoreNorm};
 use crate::dtw::{subsequence, Metric};
 use crate::features::{Features, Frontend};
 use crate::normalize::Normalizer;
 use crate::templates::{write_manifest, Keyword, Manifest, DEFAULT_NORMED_THRESHOLD};
+use crate::verify::{
+    fit_norm_on, take_refs, Cascade, VerifierConfig, VerifierEntry, WordEmbedder,
+    DEFAULT_VERIFIED_THRESHOLD, DIM,
+};
 use crate::{audio, Error, Result, SAMPLE_RATE};
 
 /// The cohort audio (FLAC, 16 kHz mono).
@@ -70,7 +74,14 @@ pub fn cohort_threshold(
     current: &[f32],
     cfg: DetectorConfig,
 ) -> Result<Vec<Calibration>> {
-    calibrate(std::slice::from_ref(cohort), keywords, current, 0.0, cfg)
+    calibrate(
+        std::slice::from_ref(cohort),
+        keywords,
+        current,
+        0.0,
+        cfg,
+        None,
+    )
 }
 
 /// What [`normalise_keyword`] found.
@@ -93,10 +104,12 @@ pub enum CohortReport {
 
 /// Normalises the scores of the keyword enrolled in `dir` (manifest `m`,
 /// already written by [`crate::templates::enroll`]) on the built-in cohort:
-/// each take gets its [`ScoreNorm`], the threshold becomes `threshold` or
-/// [`DEFAULT_NORMED_THRESHOLD`] (source `manual` or `cohort-normalised`), the
-/// manifest is rewritten and `m` updated. `cfg` is the detector the cohort's
-/// closest match is measured with.
+/// each take gets its [`ScoreNorm`]; with `verify` (and a build with the
+/// verifier) the keyword also gets its verifier entry ([`fit_verifier`]); the
+/// threshold becomes `threshold` or the default of its scale
+/// ([`DEFAULT_VERIFIED_THRESHOLD`] or [`DEFAULT_NORMED_THRESHOLD`]; source
+/// `manual` or `cohort-normalised`), the manifest is rewritten and `m`
+/// updated. `cfg` is the detector the cohort's closest match is measured with.
 pub fn normalise_keyword(
     dir: &Path,
     m: &mut Manifest,
@@ -104,6 +117,7 @@ pub fn normalise_keyword(
     normalizer: &Normalizer,
     threshold: Option<f32>,
     cfg: DetectorConfig,
+    verify: bool,
 ) -> Result<CohortReport> {
     // A keyword folder loads as a store of one keyword.
     let mut kw: Keyword = crate::templates::load(dir, &mut *frontend, normalizer)?
@@ -121,7 +135,14 @@ pub fn normalise_keyword(
     for (t, n) in m.takes.iter_mut().zip(&norms) {
         t.score_norm = Some(*n);
     }
-    m.threshold = threshold.unwrap_or(DEFAULT_NORMED_THRESHOLD);
+    m.verifier = if verify { fit_verifier(&kw)? } else { None };
+    kw.manifest.verifier = m.verifier;
+    let default = if m.verifier.is_some() {
+        DEFAULT_VERIFIED_THRESHOLD
+    } else {
+        DEFAULT_NORMED_THRESHOLD
+    };
+    m.threshold = threshold.unwrap_or(default);
     m.threshold_source = if threshold.is_some() {
         "manual"
     } else {
@@ -136,16 +157,20 @@ pub fn normalise_keyword(
     // The cohort's closest match, for the record and the caller's warning,
     // with the loaded templates now scored on the new scale.
     kw.norms = norms;
-    let all = run_detector(
-        std::slice::from_ref(&kw),
+    let kws = std::slice::from_ref(&kw);
+    let cascade = Cascade::for_keywords(kws)?;
+    let all = detect(
+        kws,
         &[f32::MAX],
         cfg,
-        &cohort.features,
+        std::slice::from_ref(&cohort),
+        cascade.as_ref(),
     )?;
-    let closest_cohort = all.iter().map(|e| e.distance).reduce(f32::min);
+    let closest_cohort = all.iter().flatten().map(|e| e.distance).reduce(f32::min);
     m.calibration = Some(serde_json::json!({
         "background": COHORT_NAME,
         "score_norm": "per take: mean and std of its best-match distance over the cohort",
+        "verifier": m.verifier.map(|_| "cohort windows every 0.75 s: median and 1.4826 x MAD of the best similarity to the takes"),
         "closest_cohort_match": closest_cohort,
         "worst_take_vs_others": worst_take,
     }));
@@ -155,6 +180,51 @@ pub fn normalise_keyword(
         closest_cohort,
     })
 }
+
+/// The verifier entry of a keyword whose takes are stored: the built-in
+/// model embeds the takes and windows of the built-in cohort, and the
+/// similarity norm is fitted on those windows. `None` in a build without the
+/// verifier or when the cohort gives too few windows.
+pub fn fit_verifier(kw: &Keyword) -> Result<Option<VerifierEntry>> {
+    if !cfg!(feature = "embedding") {
+        return Ok(None);
+    }
+    let mut e = WordEmbedder::builtin()?;
+    let refs = take_refs(&mut e, kw)?;
+    let background = builtin_cohort_embeddings()?;
+    Ok(fit_norm_on(&background, &refs).map(|norm| VerifierEntry {
+        norm,
+        config: VerifierConfig::default(),
+    }))
+}
+
+/// The built-in model's embeddings of the cohort's background windows
+/// ([`background_embeddings`] of the cohort), precomputed so enrollment
+/// does not run the network 107 times: `assets/verifier_cohort.f32`
+/// (little-endian f32, one row of [`DIM`] per window), written by
+/// `cargo run --release --example verifier_cohort` and checked against the
+/// network by `tests/verify.rs`.
+pub fn builtin_cohort_embeddings() -> Result<Vec<Vec<f32>>> {
+    let name = "assets/verifier_cohort.f32";
+    let bytes = BUILTIN_VERIFIER_COHORT;
+    if bytes.is_empty() || bytes.len() % (4 * DIM) != 0 {
+        return Err(Error::model(
+            name,
+            format!("{} bytes, not whole rows of {DIM} f32", bytes.len()),
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(4 * DIM)
+        .map(|row| {
+            row.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        })
+        .collect())
+}
+
+/// See [`builtin_cohort_embeddings`].
+static BUILTIN_VERIFIER_COHORT: &[u8] = include_bytes!("../../assets/verifier_cohort.f32");
 
 #[cfg(test)]
 mod tests {

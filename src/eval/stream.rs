@@ -17,6 +17,16 @@
 //! changes at low false-alarm rates. Operating points between grid thresholds
 //! are not measured; `miss rate at R FA/h` is the best grid point with at most
 //! R false alarms per hour.
+//!
+//! # Verified detection
+//! With a [`Cascade`] (the second-stage verifier, [`crate::verify`]) the
+//! detector proposes candidates at each keyword's candidate threshold, every
+//! candidate is rescored once (its recording is read again for the audio),
+//! and thresholds apply to the verified scores. That candidate set does not
+//! depend on the final threshold, so the sweep filters one run's rescored
+//! candidates instead of rerunning the detector; the operating thresholds and
+//! calibration run the detector at each threshold's own proposal threshold
+//! ([`crate::verify::VerifierConfig::proposal_threshold`]), as `listen` does.
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +43,7 @@ use crate::features::{Features, Frontend, FrontendConfig};
 use crate::normalize::Normalizer;
 use crate::pipeline::build_detector;
 use crate::templates::Keyword;
+use crate::verify::Cascade;
 use crate::{Error, Result, SAMPLE_RATE};
 
 /// Samples per block fed to the frontend (as `wordspot listen` reads files).
@@ -139,6 +150,109 @@ pub fn run_detector(
     det.finish(&mut dets);
     take(&det, &mut dets);
     Ok(out)
+}
+
+/// The audio of a stream (the built-in cohort is decoded from the binary).
+fn stream_audio(s: &StreamFeatures) -> Result<Vec<f32>> {
+    if s.file == Path::new(super::cohort::COHORT_NAME) {
+        audio::decode_bytes(super::cohort::BUILTIN_COHORT_FLAC, "cohort.flac")
+    } else {
+        audio::read_file(&s.file)
+    }
+}
+
+/// Rescores every event with the cascade (one list of events per stream):
+/// each event's distance becomes its verified score.
+pub fn verify_events(
+    cascade: &Cascade,
+    streams: &[StreamFeatures],
+    events: &mut [Vec<Detected>],
+) -> Result<()> {
+    streams
+        .par_iter()
+        .zip(events.par_iter_mut())
+        .filter(|(_, ev)| !ev.is_empty())
+        .try_for_each_init(
+            || cascade.clone(),
+            |c, (s, ev)| {
+                let x = stream_audio(s)?;
+                for e in ev.iter_mut() {
+                    e.distance = c.rescore(e.keyword, e.distance, &x, 0, e.start, e.end)?;
+                }
+                Ok(())
+            },
+        )
+}
+
+/// The events of every stream at `thresholds` (one per keyword; `f32::MAX`:
+/// every candidate), verified when `cascade` is given: the detector then runs
+/// at the proposal thresholds (the candidate threshold for `f32::MAX`) and
+/// events whose verified score is over the threshold are dropped.
+pub fn detect(
+    keywords: &[Keyword],
+    thresholds: &[f32],
+    cfg: DetectorConfig,
+    streams: &[StreamFeatures],
+    cascade: Option<&Cascade>,
+) -> Result<Vec<Vec<Detected>>> {
+    detect_reusing(None, keywords, thresholds, cfg, streams, cascade)
+}
+
+/// The detector thresholds [`detect`] runs at for `thresholds`.
+fn proposals(thresholds: &[f32], cascade: Option<&Cascade>) -> Vec<f32> {
+    match cascade {
+        None => thresholds.to_vec(),
+        Some(c) => thresholds
+            .iter()
+            .enumerate()
+            .map(|(k, &t)| {
+                let v = c.config(k);
+                if t == f32::MAX {
+                    v.candidate
+                } else {
+                    v.proposal_threshold(t)
+                }
+            })
+            .collect(),
+    }
+}
+
+/// [`detect`], reusing `every` (the verified events of a run at `f32::MAX`)
+/// when `thresholds` propose the same candidates: verification, the costly
+/// part, then runs once per evaluation.
+fn detect_reusing(
+    every: Option<&[Vec<Detected>]>,
+    keywords: &[Keyword],
+    thresholds: &[f32],
+    cfg: DetectorConfig,
+    streams: &[StreamFeatures],
+    cascade: Option<&Cascade>,
+) -> Result<Vec<Vec<Detected>>> {
+    let props = proposals(thresholds, cascade);
+    let mut runs: Vec<Vec<Detected>> = match every {
+        Some(e)
+            if cascade.is_some()
+                && props == proposals(&vec![f32::MAX; thresholds.len()], cascade) =>
+        {
+            e.to_vec()
+        }
+        _ => {
+            let mut r: Vec<Vec<Detected>> = streams
+                .par_iter()
+                .map(|s| run_detector(keywords, &props, cfg, &s.features))
+                .collect::<Result<_>>()?;
+            if let Some(c) = cascade {
+                verify_events(c, streams, &mut r)?;
+            }
+            r
+        }
+    };
+    if cascade.is_some() {
+        for ev in &mut runs {
+            ev.retain(|e| e.distance <= thresholds[e.keyword]);
+        }
+    }
+    Ok(runs)
 }
 
 /// The fused distance curve of each keyword over `f` (one value per frame,
@@ -313,6 +427,7 @@ pub fn evaluate(
     keywords: &[Keyword],
     thresholds: &[f32],
     opts: SweepOptions,
+    cascade: Option<&Cascade>,
 ) -> Result<StreamReport> {
     let hours: f64 = streams.iter().map(|s| s.seconds).sum::<f64>() / 3600.0;
     if hours <= 0.0 {
@@ -345,7 +460,13 @@ pub fn evaluate(
             .collect()
     };
     // 1. Every candidate, to place the grid.
-    let all = run_grid(keywords, &[f32::MAX], opts.detector, streams)?.remove(0);
+    let all = detect(
+        keywords,
+        &vec![f32::MAX; keywords.len()],
+        opts.detector,
+        streams,
+        cascade,
+    )?;
     let scored_all = score(&all);
     let mut dists: Vec<f32> = scored_all.iter().flatten().map(|e| e.distance).collect();
     let mut fas: Vec<f32> = scored_all
@@ -371,12 +492,22 @@ pub fn evaluate(
     grid.sort_by(f32::total_cmp);
     grid.dedup();
     // 2. One exact run per grid threshold, plus the operating thresholds.
-    let runs = run_grid(keywords, &grid, opts.detector, streams)?;
-    let stored: Vec<Vec<Detected>> = streams
-        .par_iter()
-        .map(|s| run_detector(keywords, thresholds, opts.detector, &s.features))
-        .collect::<Result<_>>()?;
-    let scored_runs: Vec<Vec<Vec<Scored>>> = runs.iter().map(|r| score(r)).collect();
+    // (Verified: the rescored candidates, filtered by `score_at`.)
+    let scored_runs: Vec<Vec<Vec<Scored>>> = match cascade {
+        None => run_grid(keywords, &grid, opts.detector, streams)?
+            .iter()
+            .map(|r| score(r))
+            .collect(),
+        Some(_) => vec![scored_all.clone(); grid.len()],
+    };
+    let stored = detect_reusing(
+        Some(&all),
+        keywords,
+        thresholds,
+        opts.detector,
+        streams,
+        cascade,
+    )?;
     let scored_stored = score(&stored);
     let mut results = Vec::new();
     for (k, name) in names.iter().enumerate() {
@@ -470,6 +601,10 @@ pub struct Calibration {
     pub distance_quantiles: Vec<(f64, f32)>,
     /// False when the background gave no more candidates than allowed (the threshold is then not constrained by it).
     pub constrained: bool,
+    /// With verification: the verifier entry refitted on the background
+    /// (the threshold is on its scores).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<crate::verify::VerifierEntry>,
 }
 
 /// Quantile levels stored in a calibration summary.
@@ -487,6 +622,7 @@ pub fn calibrate(
     current: &[f32],
     fa_per_hour: f64,
     cfg: DetectorConfig,
+    cascade: Option<&Cascade>,
 ) -> Result<Vec<Calibration>> {
     if !(fa_per_hour.is_finite() && fa_per_hour >= 0.0) {
         return Err(Error::invalid(format!(
@@ -498,6 +634,18 @@ pub fn calibrate(
         return Err(Error::invalid("no background audio"));
     }
     let allowed = (fa_per_hour * hours + 1e-9).floor() as usize;
+    // The verifier's similarity norms refitted on this background.
+    let refitted = match cascade {
+        Some(c) => {
+            let audio: Vec<Vec<f32>> =
+                background.iter().map(stream_audio).collect::<Result<_>>()?;
+            let mut c = c.clone();
+            c.refit(&audio)?;
+            Some(c)
+        }
+        None => None,
+    };
+    let cascade = refitted.as_ref();
     let per_kw = |runs: &[Vec<Detected>]| -> Vec<Vec<f32>> {
         (0..keywords.len())
             .map(|k| {
@@ -512,14 +660,24 @@ pub fn calibrate(
             })
             .collect()
     };
+    let every = detect(
+        keywords,
+        &vec![f32::MAX; keywords.len()],
+        cfg,
+        background,
+        cascade,
+    )?;
     let run = |th: &[f32]| -> Result<Vec<Vec<f32>>> {
-        let r: Vec<Vec<Detected>> = background
-            .par_iter()
-            .map(|s| run_detector(keywords, th, cfg, &s.features))
-            .collect::<Result<_>>()?;
-        Ok(per_kw(&r))
+        Ok(per_kw(&detect_reusing(
+            Some(&every),
+            keywords,
+            th,
+            cfg,
+            background,
+            cascade,
+        )?))
     };
-    let cand = run(&vec![f32::MAX; keywords.len()])?;
+    let cand = per_kw(&every);
     let mut th: Vec<f32> = cand
         .iter()
         .zip(current)
@@ -562,6 +720,7 @@ pub fn calibrate(
                 events: cand[k].len(),
                 distance_quantiles: CAL_QUANTILES.iter().copied().zip(q).collect(),
                 constrained: cand[k].len() > allowed,
+                verifier: cascade.map(|c| c.entry(k)),
             }
         })
         .collect())
@@ -593,6 +752,7 @@ pub fn write_calibration(
     m.normalize = normalize.to_string();
     m.metric = metric;
     m.calibration = Some(summary);
+    m.verifier = cal.verifier;
     crate::templates::write_manifest(&kw.dir, &m)
 }
 

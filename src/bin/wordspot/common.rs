@@ -9,6 +9,8 @@ use wordspot::dtw::Metric;
 use wordspot::features::embedding::EmbeddingModelFiles;
 use wordspot::features::{EmbeddingConfig, Frontend, FrontendConfig, MfccConfig, Wav2vec2Config};
 use wordspot::normalize::Normalizer;
+use wordspot::templates::Keyword;
+use wordspot::verify::Cascade;
 
 /// Which frontend computes features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -281,9 +283,32 @@ pub struct DetectorArgs {
     /// Quiet time after a detection (seconds, at least 0).
     #[arg(long, default_value_t = DetectorConfig::default().refractory_s, value_parser = parse_non_negative, allow_negative_numbers = true)]
     pub refractory: f32,
+    /// Turn off the second-stage verifier (a learned word embedding scored on
+    /// each DTW candidate); thresholds are then on DTW scores.
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 impl DetectorArgs {
+    /// The second stage for `keywords`: `None` with `--no-verify`, or when
+    /// some keyword was enrolled without a verifier entry (then said once).
+    pub fn cascade(&self, keywords: &[Keyword]) -> Result<Option<Cascade>> {
+        if self.no_verify {
+            return Ok(None);
+        }
+        let c = Cascade::for_keywords(keywords)?;
+        if c.is_none() {
+            if let Some(k) = keywords.iter().find(|k| k.manifest.verifier.is_none()) {
+                eprintln!(
+                    "note: {}: enrolled without the verifier (older store, --no-verify, or no cohort match); \
+                     detection runs without it for every keyword (re-enroll to use it)",
+                    k.dir.display()
+                );
+            }
+        }
+        Ok(c)
+    }
+
     pub fn config(&self, fe: &FrontendArgs) -> DetectorConfig {
         DetectorConfig {
             fusion: self.fusion,

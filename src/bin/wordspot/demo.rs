@@ -113,7 +113,15 @@ pub fn run(a: DemoArgs) -> Result<()> {
         metric: a.fe.metric,
         ..DetectorConfig::default()
     };
-    let report = normalise_keyword(&store.join("alexa"), &mut m, &mut *fe, &norm, None, cfg)?;
+    let report = normalise_keyword(
+        &store.join("alexa"),
+        &mut m,
+        &mut *fe,
+        &norm,
+        None,
+        cfg,
+        true,
+    )?;
     let closest = match report {
         CohortReport::Normalised {
             closest_cohort: Some(c),
@@ -136,6 +144,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let truth = read_truth(&root.join("stream.tsv"))?;
     fe.reset();
     let mut spotter = Spotter::new(fe, norm.clone(), &keywords, &[threshold], cfg)?;
+    if let Some(c) = wordspot::verify::Cascade::for_keywords(&keywords)? {
+        spotter = spotter.verified(c)?;
+    }
     let mut events = Vec::new();
     for block in samples.chunks(1600) {
         spotter.push(block, &mut |e| events.push(e))?;

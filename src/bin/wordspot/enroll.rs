@@ -172,7 +172,15 @@ fn normalise_on_cohort(
     norm: &Normalizer,
 ) -> Result<()> {
     let dir = a.out.join(&m.keyword);
-    let report = normalise_keyword(&dir, m, fe, norm, a.threshold, a.det.config(&a.fe))?;
+    let report = normalise_keyword(
+        &dir,
+        m,
+        fe,
+        norm,
+        a.threshold,
+        a.det.config(&a.fe),
+        !a.det.no_verify,
+    )?;
     match report {
         CohortReport::Unmatched => eprintln!(
             "warning: '{}': a take is too long to be scored against the built-in cohort; \

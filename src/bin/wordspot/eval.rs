@@ -317,6 +317,7 @@ fn thresholds(
     given: Option<f32>,
     cfg: &FrontendConfig,
     normalize: &str,
+    verified: bool,
 ) -> Result<Vec<f32>> {
     if let Some(t) = given {
         if !t.is_finite() {
@@ -327,9 +328,9 @@ fn thresholds(
         .iter()
         .map(|k| {
             given
-                .or_else(|| k.threshold_for(cfg, normalize))
+                .or_else(|| k.threshold_for(cfg, normalize, verified))
                 .unwrap_or_else(|| {
-                    let t = k.default_threshold(cfg);
+                    let t = k.default_threshold(cfg, verified);
                     eprintln!(
                         "warning: {}: no usable stored threshold (set for another frontend or normalizer, or not a number); using {t}",
                         k.dir.display()
@@ -399,7 +400,14 @@ fn run_stream(a: StreamArgs) -> Result<()> {
     let (mut fe, norm) = a.fe.build()?;
     let cfg = fe.config();
     let keywords = crate::common::load_store(&a.templates, &mut *fe, &norm)?;
-    let ths = thresholds(&keywords, a.threshold, &cfg, &a.fe.normalize)?;
+    let cascade = a.det.cascade(&keywords)?;
+    let ths = thresholds(
+        &keywords,
+        a.threshold,
+        &cfg,
+        &a.fe.normalize,
+        cascade.is_some(),
+    )?;
     for k in &keywords {
         if !labels
             .occurrences
@@ -424,6 +432,7 @@ fn run_stream(a: StreamArgs) -> Result<()> {
             quantiles: a.quantiles,
             low_false_alarms: a.low_fa,
         },
+        cascade.as_ref(),
     )?;
     let mut out = std::io::stdout().lock();
     match a.format {
@@ -569,7 +578,8 @@ pub fn run_calibrate(a: CalibrateArgs) -> Result<()> {
     let (mut fe, norm) = a.fe.build()?;
     let cfg = fe.config();
     let keywords = crate::common::load_store(&a.templates, &mut *fe, &norm)?;
-    let current = thresholds(&keywords, None, &cfg, &a.fe.normalize)?;
+    let cascade = a.det.cascade(&keywords)?;
+    let current = thresholds(&keywords, None, &cfg, &a.fe.normalize, cascade.is_some())?;
     let streams = load_streams(&files, &cfg, &norm)?;
     let mut not_speech = Vec::new();
     for f in &files {
@@ -596,6 +606,7 @@ pub fn run_calibrate(a: CalibrateArgs) -> Result<()> {
         &current,
         a.fa_per_hour,
         a.det.config(&a.fe),
+        cascade.as_ref(),
     )?;
     let hours = cals.first().map_or(0.0, |c| c.hours);
     writeln!(

@@ -98,13 +98,15 @@ pub fn run(a: ListenArgs) -> Result<()> {
     let (mut fe, norm) = a.fe.build()?;
     let cfg = fe.config();
     let keywords = crate::common::load_store(&a.templates, &mut *fe, &norm)?;
+    let cascade = a.det.cascade(&keywords)?;
+    let verified = cascade.is_some();
     let thresholds: Vec<f32> = keywords
         .iter()
         .map(|k| {
             a.threshold
-                .or_else(|| k.threshold_for(&cfg, &a.fe.normalize))
+                .or_else(|| k.threshold_for(&cfg, &a.fe.normalize, verified))
                 .unwrap_or_else(|| {
-                    let t = k.default_threshold(&cfg);
+                    let t = k.default_threshold(&cfg, verified);
                     eprintln!(
                         "warning: {}: no usable stored threshold (set for another frontend or normalizer, or not a number); using {t} (set --threshold or re-enroll)",
                         k.dir.display()
@@ -139,7 +141,10 @@ pub fn run(a: ListenArgs) -> Result<()> {
     }
     fe.reset();
     let det = a.det.config(&a.fe);
-    let spotter = Spotter::new(fe, norm, &keywords, &thresholds, det)?;
+    let mut spotter = Spotter::new(fe, norm, &keywords, &thresholds, det)?;
+    if let Some(c) = cascade {
+        spotter = spotter.verified(c)?;
+    }
     // Set on Ctrl-C with the pipeline's own flag: standard input stops
     // waiting for a stalled writer.
     let stop_input = Arc::new(AtomicBool::new(false));
