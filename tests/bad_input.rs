@@ -723,3 +723,66 @@ fn listen_on_a_file_has_no_ring_limit() {
     ]);
     succeeds(&out);
 }
+
+/// A truncated OGG Vorbis or MP3 (a copy cut short, as a failed download or
+/// a full card leaves it) keeps its readable part with a warning, or fails
+/// with one error line naming the file; never a panic, an abort or a hang.
+#[test]
+fn truncated_ogg_and_mp3_keep_their_readable_part_or_fail_in_one_line() {
+    let f = Fixture::new();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/audio");
+    let corpus = f.mkdir("corpus");
+    let q = data.join("alexa_0.ogg");
+    let mut cut = Vec::new();
+    for ext in ["ogg", "mp3"] {
+        let whole = std::fs::read(data.join(format!("alexa_0.{ext}"))).unwrap();
+        assert!(whole.len() < 50_000, "fixture alexa_0.{ext} too large");
+        for (tag, keep) in [("half", whole.len() / 2), ("head", 200), ("most", whole.len() - 37)] {
+            let name = format!("{tag}.{ext}");
+            std::fs::write(corpus.join(&name), &whole[..keep]).unwrap();
+            cut.push(name);
+        }
+    }
+    let out = f.run(&[
+        "search",
+        "--query",
+        s(&q),
+        "--no-cache",
+        "--format",
+        "tsv",
+        "--top-k",
+        "100",
+        s(&corpus),
+    ]);
+    let err = stderr(&out);
+    let text = stdout(&out);
+    assert!(
+        !err.contains("panicked") && !err.contains("memory allocation"),
+        "{err}"
+    );
+    assert!(matches!(out.status.code(), Some(0) | Some(1) | Some(2)), "{err}");
+    for name in &cut {
+        let ranked = text.lines().any(|l| l.contains(name.as_str()));
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains(name.as_str())).collect();
+        if ranked {
+            // Kept: said to be damaged, or read to its last whole packet
+            // (a cut in the last few bytes may leave no partial packet).
+            if name.starts_with("half") {
+                assert!(
+                    lines.iter().any(|l| l.starts_with("warning:")),
+                    "{name} ranked without a warning: {err}"
+                );
+            }
+        } else {
+            // Refused: one line naming the file and the problem.
+            assert!(!lines.is_empty(), "{name} neither ranked nor named: {text}\n{err}");
+            for l in lines {
+                assert!(
+                    l.starts_with("warning:") || l.starts_with("error:"),
+                    "{name}: {l}"
+                );
+                assert!(l.len() > name.len() + 12, "{name}: no problem named: {l}");
+            }
+        }
+    }
+}

@@ -17,7 +17,9 @@
 
 use std::path::Path;
 
-use super::stream::{calibrate, run_detector, stream_features, Calibration, StreamFeatures};
+use super::stream::{
+    calibrate, run_detector_frames, stream_features, Calibration, StreamFeatures,
+};
 use crate::detector::{DetectorConfig, ScoreNorm};
 use crate::dtw::{subsequence, Metric};
 use crate::features::{Features, Frontend};
@@ -39,7 +41,7 @@ pub fn builtin_cohort(
     let samples = audio::decode_bytes(BUILTIN_COHORT_FLAC, "cohort.flac")?;
     Ok(StreamFeatures {
         file: Path::new(COHORT_NAME).to_path_buf(),
-        features: stream_features(frontend, normalizer, &samples)?,
+        features: stream_features(frontend, normalizer, &samples)?.into(),
         seconds: samples.len() as f64 / SAMPLE_RATE as f64,
     })
 }
@@ -53,10 +55,13 @@ pub fn score_norms(
     templates: &[&Features],
     metric: Metric,
 ) -> Vec<Option<ScoreNorm>> {
+    let Ok(f) = cohort.features.load() else {
+        return vec![None; templates.len()];
+    };
     templates
         .iter()
         .map(|t| {
-            let curve = subsequence(t.data.view(), cohort.features.data.view(), metric);
+            let curve = subsequence(t.data.view(), f.data.view(), metric);
             ScoreNorm::fit(curve.into_iter().map(|(d, _)| d))
         })
         .collect()
@@ -136,7 +141,7 @@ pub fn normalise_keyword(
     // The cohort's closest match, for the record and the caller's warning,
     // with the loaded templates now scored on the new scale.
     kw.norms = norms;
-    let all = run_detector(
+    let all = run_detector_frames(
         std::slice::from_ref(&kw),
         &[f32::MAX],
         cfg,

@@ -518,8 +518,9 @@ fn run_stream(a: StreamArgs) -> Result<()> {
             .with_context(|| format!("{}: cannot create", dir.display()))?;
         for (i, s) in streams.iter().enumerate() {
             let samples = wordspot::audio::read_file(&s.file)?;
-            let curves = stream::distance_curves(&keywords, det.fusion, det, &s.features);
-            let f = &s.features;
+            // Plots need the whole curve: a long recording's frames are read back.
+            let f = &s.features.load()?;
+            let curves = stream::distance_curves(&keywords, det.fusion, det, f);
             let fig = FilePlot {
                 title: s.file.display().to_string(),
                 samples: &samples,
