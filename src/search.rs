@@ -18,7 +18,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::audio;
+use crate::audio::{self, Source as _};
 use crate::detector::Fusion;
 use crate::dtw::batch::select_non_overlapping;
 use crate::dtw::{BlockSubsequence, Metric};
@@ -563,7 +563,7 @@ impl FeatureCache {
         };
         let (rows, cols, hop, window) = (u(0), u(1), u(2), u(3));
         let body = rows.checked_mul(cols)?.checked_mul(4)?;
-        if body as u64 != len - 40 || hop == 0 || cols == 0 {
+        if len < 40 || body as u64 != len - 40 || hop == 0 || cols == 0 {
             return None;
         }
         Some(CacheReader {
@@ -1000,6 +1000,33 @@ mod tests {
         assert_eq!(decode_features(&b).unwrap(), f);
         assert!(decode_features(&b[..b.len() - 1]).is_none());
         assert!(decode_features(b"garbage").is_none());
+    }
+
+    #[test]
+    fn cache_written_in_blocks_is_the_whole_entry() {
+        let d = tempfile::tempdir().unwrap();
+        let c = FeatureCache::new(d.path());
+        let f = Features {
+            data: Array2::from_shape_fn((5, 3), |(i, j)| (i * 3 + j) as f32 - 2.5),
+            hop: 160,
+            window: 400,
+        };
+        let mut w = c.writer("abcdef", 3, 160, 400).unwrap();
+        let flat: Vec<f32> = f.data.iter().copied().collect();
+        assert!(w.append(&flat[..6]) && w.append(&flat[6..]));
+        w.commit(5);
+        assert_eq!(c.get("abcdef").unwrap(), f);
+        let mut r = c.reader("abcdef").unwrap();
+        let mut buf = Vec::new();
+        assert_eq!(r.next_block(4, &mut buf), Some(4));
+        assert_eq!(&buf[..], &flat[..12]);
+        assert_eq!(r.next_block(4, &mut buf), Some(1));
+        assert_eq!(r.next_block(4, &mut buf), Some(0));
+        // A cut entry is not trusted.
+        let p = c.path("abcdef");
+        let b = fs::read(&p).unwrap();
+        fs::write(&p, &b[..b.len() - 4]).unwrap();
+        assert!(c.reader("abcdef").is_none() && c.get("abcdef").is_none());
     }
 
     #[test]
