@@ -17,9 +17,7 @@
 
 use std::path::Path;
 
-use super::stream::{
-    calibrate, run_detector_frames, stream_features, Calibration, StreamFeatures,
-};
+use super::stream::{calibrate, run_detector_frames, stream_features, Calibration, StreamFeatures};
 use crate::detector::{DetectorConfig, ScoreNorm};
 use crate::dtw::{subsequence, Metric};
 use crate::features::{Features, Frontend};

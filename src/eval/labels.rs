@@ -699,7 +699,10 @@ mod tests {
         .unwrap();
         let e = read_labels(&p, None).unwrap_err().to_string();
         assert!(!e.contains('\n'), "{e}");
-        assert!(e.contains("a.TextGrid") && e.contains("unknown tier class"), "{e}");
+        assert!(
+            e.contains("a.TextGrid") && e.contains("unknown tier class"),
+            "{e}"
+        );
     }
 
     #[cfg(unix)]

@@ -358,9 +358,15 @@ pub fn run_detector(
     cfg: DetectorConfig,
     f: &Features,
 ) -> Result<Vec<Detected>> {
-    detect(keywords, thresholds, cfg, f.dim(), f.hop, f.window, |each| {
-        each(f.data.view())
-    })
+    detect(
+        keywords,
+        thresholds,
+        cfg,
+        f.dim(),
+        f.hop,
+        f.window,
+        |each| each(f.data.view()),
+    )
 }
 
 /// [`run_detector`] over frames in memory or on disk (read in blocks).
@@ -370,9 +376,15 @@ pub fn run_detector_frames(
     cfg: DetectorConfig,
     f: &Frames,
 ) -> Result<Vec<Detected>> {
-    detect(keywords, thresholds, cfg, f.dim(), f.hop(), f.window(), |each| {
-        f.for_each_block(each)
-    })
+    detect(
+        keywords,
+        thresholds,
+        cfg,
+        f.dim(),
+        f.hop(),
+        f.window(),
+        |each| f.for_each_block(each),
+    )
 }
 
 /// Runs the detector over the frames `blocks` hands on, in order.
@@ -897,7 +909,11 @@ mod tests {
             let mut src = audio::MemorySource::new(samples.clone(), audio::BLOCK, "x");
             let (frames, n, peak) = source_frames(&mut *fe, &norm, &mut src).unwrap();
             assert_eq!(n as usize, samples.len());
-            assert!(matches!(frames, Frames::Disk { .. }), "{} frames", frames.len());
+            assert!(
+                matches!(frames, Frames::Disk { .. }),
+                "{} frames",
+                frames.len()
+            );
             let got = frames.load().unwrap();
             assert_eq!(got.data.shape(), want.data.shape());
             assert!(got
