@@ -406,7 +406,10 @@ pub fn stream_file_features(
             // A cache file that fails part way is only trusted if nothing was
             // handed on yet; else the error would silently change results.
             if frames > 0 {
-                return Err(Error::audio(path, "feature cache entry unreadable part way"));
+                return Err(Error::audio(
+                    path,
+                    "feature cache entry unreadable part way",
+                ));
             }
         }
     }
@@ -510,7 +513,9 @@ impl CacheReader {
     }
 }
 
-/// A cache entry being written as frames come (committed by rename).
+/// A cache entry being written as frames come (committed by rename). Its
+/// temporary file is removed when it is dropped uncommitted (a write error,
+/// or a decode error part way through the recording).
 struct CacheWriter {
     tmp: PathBuf,
     path: PathBuf,
@@ -518,15 +523,18 @@ struct CacheWriter {
     header: [u64; 4],
 }
 
+impl Drop for CacheWriter {
+    fn drop(&mut self) {
+        // After a commit the temporary name no longer exists.
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
 impl CacheWriter {
     fn append(&mut self, frames: &[f32]) -> bool {
-        for x in frames {
-            if self.file.write_all(&x.to_le_bytes()).is_err() {
-                let _ = fs::remove_file(&self.tmp);
-                return false;
-            }
-        }
-        true
+        frames
+            .iter()
+            .all(|x| self.file.write_all(&x.to_le_bytes()).is_ok())
     }
 
     fn commit(mut self, rows: usize) {
@@ -542,8 +550,6 @@ impl CacheWriter {
         };
         if ok {
             let _ = fs::rename(&self.tmp, &self.path);
-        } else {
-            let _ = fs::remove_file(&self.tmp);
         }
     }
 }
@@ -582,7 +588,9 @@ impl FeatureCache {
         let mut file = std::io::BufWriter::new(fs::File::create(&tmp).ok()?);
         let header = [0, cols as u64, hop as u64, window as u64];
         let ok = file.write_all(CACHE_MAGIC).is_ok()
-            && header.iter().all(|v| file.write_all(&v.to_le_bytes()).is_ok());
+            && header
+                .iter()
+                .all(|v| file.write_all(&v.to_le_bytes()).is_ok());
         if !ok {
             let _ = fs::remove_file(&tmp);
             return None;
@@ -843,8 +851,9 @@ fn spot_one(
     opts: &SpotOptions,
 ) -> Result<Vec<WordHit>> {
     let dim = queries[0].examples[0].dim();
-    // One block matcher and one curve per example of every word; only the
-    // curves (one value per frame) outlive a block of features.
+    // One block matcher per example of every word. Each block's example
+    // curves are fused at once (fusion is frame by frame), so only one fused
+    // curve per word (one value per frame) outlives a block of features.
     let mut dtws: Vec<Vec<BlockSubsequence>> = queries
         .iter()
         .map(|q| {
@@ -854,10 +863,10 @@ fn spot_one(
                 .collect()
         })
         .collect();
-    let mut curves: Vec<Vec<Vec<(f32, usize)>>> = queries
-        .iter()
-        .map(|q| vec![Vec::new(); q.examples.len()])
-        .collect();
+    let most = queries.iter().map(|q| q.examples.len()).max().unwrap_or(0);
+    let mut block_curves: Vec<Vec<(f32, usize)>> = vec![Vec::new(); most];
+    let mut block_fused = Vec::new();
+    let mut fused: Vec<Vec<(f32, usize)>> = vec![Vec::new(); queries.len()];
     let f = stream_file_features(
         path,
         frontend,
@@ -865,24 +874,25 @@ fn spot_one(
         opts.cache.as_ref(),
         &mut |block| {
             check_dim(path, block.ncols(), dim)?;
-            for (ds, cs) in dtws.iter_mut().zip(curves.iter_mut()) {
+            for (ds, word) in dtws.iter_mut().zip(fused.iter_mut()) {
+                let cs = &mut block_curves[..ds.len()];
                 for (d, c) in ds.iter_mut().zip(cs.iter_mut()) {
+                    c.clear();
                     d.push(block, c);
                 }
+                fuse_curves(cs, opts.fusion, &mut block_fused);
+                word.extend_from_slice(&block_fused);
             }
             Ok(())
         },
     )?;
     let mut out = Vec::new();
-    let mut fused = Vec::with_capacity(f.frames);
     let mut any = false;
-    for (q, curves) in queries.iter().zip(&curves) {
-        fuse_curves(curves, opts.fusion, &mut fused);
+    for (q, fused) in queries.iter().zip(&fused) {
         any |= fused.iter().any(|c| c.0.is_finite());
-        let times = |start: usize, end: usize| {
-            (frame_start(start, f.hop), frame_end(end, f.hop, f.window))
-        };
-        let chosen = select_hits(&fused, &times, opts.per_file, opts.max_distance);
+        let times =
+            |start: usize, end: usize| (frame_start(start, f.hop), frame_end(end, f.hop, f.window));
+        let chosen = select_hits(fused, &times, opts.per_file, opts.max_distance);
         out.extend(
             chosen
                 .into_iter()

@@ -133,7 +133,12 @@ fn streamed_search_equals_the_whole_file_path_on_real_speech() {
                 let x = wordspot::audio::read_file(p).unwrap();
                 let f = norm.apply_features(&extract(&mut *fe, &x, p).unwrap());
                 for m in wordspot::dtw::top_matches(qn.data.view(), f.data.view(), metric, 3) {
-                    want.push((p.clone(), f.frame_start(m.start), f.frame_end(m.end), m.distance));
+                    want.push((
+                        p.clone(),
+                        f.frame_start(m.start),
+                        f.frame_end(m.end),
+                        m.distance,
+                    ));
                 }
             }
             want.sort_by(|a, b| a.3.total_cmp(&b.3).then_with(|| a.0.cmp(&b.0)));
@@ -193,7 +198,119 @@ fn streamed_features_hold_a_bounded_number_of_frames() {
         assert!(s.frames > reps * 500, "{} frames", s.frames);
         prints.push(s.footprint);
     }
-    assert!(prints[1].samples <= wordspot::audio::BLOCK, "{:?}", prints[1]);
-    assert!(prints[1].frames <= 2 * FEATURE_BLOCK + 64, "{:?}", prints[1]);
-    assert!(prints[1].frames <= prints[0].frames.max(2 * FEATURE_BLOCK), "{prints:?}");
+    assert!(
+        prints[1].samples <= wordspot::audio::BLOCK,
+        "{:?}",
+        prints[1]
+    );
+    assert!(
+        prints[1].frames <= 2 * FEATURE_BLOCK + 64,
+        "{:?}",
+        prints[1]
+    );
+    assert!(
+        prints[1].frames <= prints[0].frames.max(2 * FEATURE_BLOCK),
+        "{prints:?}"
+    );
+}
+
+/// The streamed `spot` path (one block DTW per example, the examples of a
+/// word fused block by block) gives exactly the hits of the whole-file path:
+/// features of the whole file, `subsequence` per example, `fuse_curves`,
+/// `select_hits`. Same words, files, times and distances, bit for bit, for
+/// both fusions and both hit limits.
+#[test]
+fn streamed_spot_equals_the_whole_file_path_with_several_examples() {
+    use wordspot::detector::Fusion;
+    use wordspot::dtw::subsequence;
+    use wordspot::query::{fuse_curves, Query};
+    use wordspot::search::{select_hits, spot, SpotOptions};
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (i, n) in [(0, 40u32), (1, 90)] {
+        let p = dir.path().join(format!("spot_{i}.wav"));
+        write_wav(&p, &digits_stream(&data, n)).unwrap();
+        files.push(p);
+    }
+    let cfg = FrontendConfig::Mfcc(MfccConfig::default());
+    let mut fe = cfg.build().unwrap();
+    let norm = Normalizer::identity(fe.dim());
+    let mut ex = |d: u32, who: &str, t: u32| {
+        extract(
+            &mut *fe,
+            &common::fsdd(&data, d, who, t),
+            std::path::Path::new("q"),
+        )
+        .unwrap()
+    };
+    let queries = vec![
+        Query {
+            word: "seven".into(),
+            examples: vec![ex(7, "george", 2), ex(7, "lucas", 3), ex(7, "jackson", 1)],
+        },
+        Query {
+            word: "three".into(),
+            examples: vec![ex(3, "nicolas", 2)],
+        },
+    ];
+    let mut fe = cfg.build().unwrap();
+    let key = |w: &str, p: &std::path::Path, s: f64, e: f64, d: f32| {
+        (
+            w.to_string(),
+            p.to_path_buf(),
+            s.to_bits(),
+            e.to_bits(),
+            d.to_bits(),
+        )
+    };
+    for metric in [Metric::Cosine, Metric::Euclidean] {
+        for fusion in [Fusion::Min, Fusion::Mean(2)] {
+            for (per_file, max_distance) in [(Some(3), None), (None, Some(0.5))] {
+                let mut want = Vec::new();
+                for p in &files {
+                    let x = wordspot::audio::read_file(p).unwrap();
+                    let f = norm.apply_features(&extract(&mut *fe, &x, p).unwrap());
+                    for q in &queries {
+                        let curves: Vec<_> = q
+                            .examples
+                            .iter()
+                            .map(|e| subsequence(e.data.view(), f.data.view(), metric))
+                            .collect();
+                        let mut fused = Vec::new();
+                        fuse_curves(&curves, fusion, &mut fused);
+                        let times = |s: usize, e: usize| (f.frame_start(s), f.frame_end(e));
+                        for (s, e, d) in select_hits(&fused, &times, per_file, max_distance) {
+                            want.push(key(&q.word, p, s, e, d));
+                        }
+                    }
+                }
+                if per_file.is_some() {
+                    assert_eq!(want.len(), 2 * 2 * 3, "{metric:?} {fusion:?}");
+                }
+                let opts = SpotOptions {
+                    metric,
+                    fusion,
+                    per_file,
+                    max_distance,
+                    cache: None,
+                };
+                let res = spot(&queries, &files, &cfg, &norm, &opts, &|| {}).unwrap();
+                assert!(res.skipped.is_empty(), "{:?}", res.skipped);
+                let mut got: Vec<_> = res
+                    .hits
+                    .iter()
+                    .map(|h| key(&h.word, &h.file, h.start, h.end, h.distance))
+                    .collect();
+                want.sort();
+                got.sort();
+                assert_eq!(
+                    got, want,
+                    "{metric:?} {fusion:?} {per_file:?} {max_distance:?}"
+                );
+            }
+        }
+    }
 }
