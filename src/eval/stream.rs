@@ -938,6 +938,12 @@ mod tests {
     }
 }
 
+/// Energy of one 20 ms frame (320 samples), dB re full scale.
+fn frame_db(f: &[f32]) -> f64 {
+    let e = f.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() / 320.0;
+    10.0 * (e + 1e-12).log10()
+}
+
 /// How speech-like a background recording is, from its 20 ms frame energies.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct SpeechCheck {
@@ -956,13 +962,28 @@ impl SpeechCheck {
 
     /// Measures `samples` (16 kHz).
     pub fn of(samples: &[f32]) -> SpeechCheck {
-        let db: Vec<f64> = samples
-            .chunks_exact(320)
-            .map(|f| {
-                let e = f.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() / 320.0;
-                10.0 * (e + 1e-12).log10()
-            })
-            .collect();
+        Self::of_frame_db(samples.chunks_exact(320).map(frame_db).collect())
+    }
+
+    /// [`SpeechCheck::of`] of a whole source read block by block: only the
+    /// 20 ms energies are kept (8 bytes per 320 samples), not the samples. The
+    /// frames and their sums are those of [`SpeechCheck::of`] over the same
+    /// samples, so the result is the same.
+    pub fn of_source(src: &mut dyn audio::Source) -> Result<SpeechCheck> {
+        let mut db = Vec::new();
+        let mut buf = Vec::with_capacity(audio::BLOCK + 320);
+        loop {
+            let n = src.read(&mut buf)?;
+            let whole = buf.len() / 320 * 320;
+            db.extend(buf[..whole].chunks_exact(320).map(frame_db));
+            buf.drain(..whole);
+            if n == 0 {
+                return Ok(Self::of_frame_db(db));
+            }
+        }
+    }
+
+    fn of_frame_db(db: Vec<f64>) -> SpeechCheck {
         if db.is_empty() {
             return SpeechCheck {
                 peak_dbfs: -120.0,
@@ -1023,5 +1044,30 @@ mod speech_check_tests {
             "{:?}",
             SpeechCheck::of(&bursts)
         );
+    }
+
+    #[test]
+    fn speech_check_of_a_source_in_blocks_is_that_of_the_samples() {
+        let mut s = 5u64;
+        let x: Vec<f32> = (0..16000 * 3 + 123)
+            .map(|i| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let burst = if (i / 2000) % 3 == 0 { 0.3 } else { 0.003 };
+                burst * ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+            })
+            .collect();
+        for block in [1, 319, 1000, 1600] {
+            let mut src = crate::audio::MemorySource::new(x.clone(), block, "x");
+            let got = SpeechCheck::of_source(&mut src).unwrap();
+            let want = SpeechCheck::of(&x);
+            assert_eq!(got.peak_dbfs.to_bits(), want.peak_dbfs.to_bits(), "{block}");
+            assert_eq!(
+                got.modulation_db.to_bits(),
+                want.modulation_db.to_bits(),
+                "{block}"
+            );
+        }
     }
 }

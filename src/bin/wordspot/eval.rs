@@ -574,7 +574,8 @@ pub fn run_calibrate(a: CalibrateArgs) -> Result<()> {
     let streams = load_streams(&files, &cfg, &norm)?;
     let mut not_speech = Vec::new();
     for f in &files {
-        let check = stream::SpeechCheck::of(&wordspot::audio::read_file(f)?);
+        // Block by block: a long background recording is not held in memory.
+        let check = stream::SpeechCheck::of_source(&mut wordspot::audio::FileSource::open(f)?)?;
         if !check.is_speech_like() {
             not_speech.push(f.display().to_string());
             eprintln!(
