@@ -18,10 +18,11 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::audio;
+use crate::audio::{self, Source as _};
 use crate::detector::Fusion;
-use crate::dtw::{subsequence, top_matches, Metric};
-use crate::features::{extract, Features, Frontend, FrontendConfig};
+use crate::dtw::batch::select_non_overlapping;
+use crate::dtw::{BlockSubsequence, Metric};
+use crate::features::{extract, frame_end, frame_start, Features, Frontend, FrontendConfig};
 use crate::normalize::Normalizer;
 use crate::query::{fuse_curves, Query};
 use crate::{Error, Result};
@@ -58,7 +59,21 @@ fn lossy_path<S: serde::Serializer>(p: &Path, s: S) -> std::result::Result<S::Ok
 /// twice (files named in `inputs` are kept as given). Unreadable folders and missing paths are returned as errors beside
 /// the files that could be listed.
 pub fn collect_files(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Error>) {
-    let mut walk = Walk::default();
+    collect_matching(inputs, &is_audio)
+}
+
+/// [`collect_files`] keeping the files for which `keep` holds (e.g. other
+/// extensions than audio): the same walk, links followed, each real path once.
+pub fn collect_matching(
+    inputs: &[PathBuf],
+    keep: &dyn Fn(&Path) -> bool,
+) -> (Vec<PathBuf>, Vec<Error>) {
+    let mut walk = Walk {
+        keep,
+        files: Vec::new(),
+        errors: Vec::new(),
+        seen: Default::default(),
+    };
     for p in inputs {
         if p.is_dir() {
             walk.dir(p);
@@ -78,14 +93,14 @@ pub fn collect_files(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Error>) {
 }
 
 /// A folder walk that remembers the real paths it has seen.
-#[derive(Default)]
-struct Walk {
+struct Walk<'a> {
+    keep: &'a dyn Fn(&Path) -> bool,
     files: Vec<PathBuf>,
     errors: Vec<Error>,
     seen: std::collections::HashSet<PathBuf>,
 }
 
-impl Walk {
+impl Walk<'_> {
     /// Whether `p` (by its real path) is new; an unresolvable path counts as new.
     fn first_visit(&mut self, p: &Path) -> bool {
         let real = fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
@@ -111,7 +126,7 @@ impl Walk {
         for p in paths {
             if p.is_dir() {
                 self.dir(&p);
-            } else if is_audio(&p) {
+            } else if (self.keep)(&p) {
                 self.file(p);
             }
         }
@@ -292,6 +307,303 @@ pub fn file_features(
     Ok(f)
 }
 
+/// Feature frames handed on at a time by [`stream_file_features`].
+pub const FEATURE_BLOCK: usize = 256;
+
+/// The most a streamed pass over one file held at once (for tests that the
+/// memory of the corpus path does not grow with the length of a recording).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Decoded 16 kHz samples held at once.
+    pub samples: usize,
+    /// Feature frames held at once (raw and normalized blocks).
+    pub frames: usize,
+}
+
+impl Footprint {
+    fn note(&mut self, samples: usize, frames: usize) {
+        self.samples = self.samples.max(samples);
+        self.frames = self.frames.max(frames);
+    }
+}
+
+/// What [`stream_file_features`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Streamed {
+    /// Frames handed to the sink.
+    pub frames: usize,
+    /// Hop in samples at 16 kHz.
+    pub hop: usize,
+    /// Window in samples at 16 kHz.
+    pub window: usize,
+    /// Samples decoded (0 when the features came from the cache).
+    pub samples: u64,
+    /// The most held at once.
+    pub footprint: Footprint,
+}
+
+/// The normalized features of `path` in blocks of at most [`FEATURE_BLOCK`]
+/// frames, in order, without holding the file's samples or features: read
+/// from the cache in blocks when present, else decoded block by block through
+/// `frontend` (whose frames do not depend on the block sizes) and written to
+/// the cache as they come. The frames are those of [`file_features`] followed
+/// by [`Normalizer::apply_features`]. A file that gives no frame is the error
+/// [`extract`] gives.
+pub fn stream_file_features(
+    path: &Path,
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+    cache: Option<&FeatureCache>,
+    sink: &mut dyn FnMut(ndarray::ArrayView2<f32>) -> Result<()>,
+) -> Result<Streamed> {
+    let key = match cache {
+        Some(_) => Some(FeatureCache::key(path, &frontend.config())?),
+        None => None,
+    };
+    let mut fp = Footprint::default();
+    let mut normed: Vec<f32> = Vec::new();
+    // Normalizes the raw frames in `raw` and hands them on.
+    let mut emit = |raw: &[f32], dim: usize, fp: &mut Footprint| -> Result<usize> {
+        let n = raw.len() / dim;
+        if n == 0 {
+            return Ok(0);
+        }
+        let block = ndarray::ArrayView2::from_shape((n, dim), raw)
+            .map_err(|e| Error::invalid(e.to_string()))?;
+        if normalizer.is_identity() {
+            fp.note(0, n);
+            sink(block)?;
+        } else {
+            let od = normalizer.out_dim();
+            normed.clear();
+            normed.resize(n * od, 0.0);
+            for (i, o) in raw.chunks_exact(dim).zip(normed.chunks_exact_mut(od)) {
+                normalizer.apply(i, o);
+            }
+            fp.note(0, 2 * n);
+            let v = ndarray::ArrayView2::from_shape((n, od), &normed[..])
+                .map_err(|e| Error::invalid(e.to_string()))?;
+            sink(v)?;
+        }
+        Ok(n)
+    };
+    if let (Some(c), Some(k)) = (cache, &key) {
+        if let Some(mut r) = c.reader(k) {
+            let mut buf = Vec::new();
+            let mut frames = 0;
+            while let Some(n) = r.next_block(FEATURE_BLOCK, &mut buf) {
+                if n == 0 {
+                    return Ok(Streamed {
+                        frames,
+                        hop: r.hop,
+                        window: r.window,
+                        samples: 0,
+                        footprint: fp,
+                    });
+                }
+                frames += emit(&buf, r.cols, &mut fp)?;
+            }
+            // A cache file that fails part way is only trusted if nothing was
+            // handed on yet; else the error would silently change results.
+            if frames > 0 {
+                return Err(Error::audio(
+                    path,
+                    "feature cache entry unreadable part way",
+                ));
+            }
+        }
+    }
+    let mut writer = match (cache, &key) {
+        (Some(c), Some(k)) => c.writer(k, frontend.dim(), frontend.hop(), frontend.window()),
+        _ => None,
+    };
+    let mut src = audio::FileSource::open(path)?;
+    frontend.reset();
+    let dim = frontend.dim();
+    let mut samples = Vec::with_capacity(audio::BLOCK);
+    let mut raw: Vec<f32> = Vec::new();
+    let mut seen = 0u64;
+    let mut frames = 0usize;
+    let mut flush = |raw: &mut Vec<f32>,
+                     all: bool,
+                     writer: &mut Option<CacheWriter>,
+                     fp: &mut Footprint|
+     -> Result<usize> {
+        let whole = raw.len() / dim;
+        let take = if all {
+            whole
+        } else {
+            whole / FEATURE_BLOCK * FEATURE_BLOCK
+        };
+        let mut done = 0;
+        for chunk in raw[..take * dim].chunks(FEATURE_BLOCK * dim) {
+            if let Some(w) = writer.as_mut() {
+                if !w.append(chunk) {
+                    *writer = None;
+                }
+            }
+            done += emit(chunk, dim, fp)?;
+        }
+        raw.drain(..take * dim);
+        Ok(done)
+    };
+    loop {
+        samples.clear();
+        let n = src.read(&mut samples)?;
+        if n == 0 {
+            break;
+        }
+        seen += n as u64;
+        frontend.push(&samples, &mut raw)?;
+        fp.note(samples.len(), raw.len() / dim.max(1));
+        frames += flush(&mut raw, false, &mut writer, &mut fp)?;
+    }
+    frontend.finish(&mut raw)?;
+    fp.note(0, raw.len() / dim.max(1));
+    frames += flush(&mut raw, true, &mut writer, &mut fp)?;
+    if frames == 0 {
+        return Err(Error::audio(
+            path,
+            format!(
+                "too short: {:.3} s gives no feature frame (need at least {:.3} s)",
+                seen as f64 / crate::SAMPLE_RATE as f64,
+                frontend.window() as f64 / crate::SAMPLE_RATE as f64
+            ),
+        ));
+    }
+    if let Some(w) = writer {
+        w.commit(frames);
+    }
+    Ok(Streamed {
+        frames,
+        hop: frontend.hop(),
+        window: frontend.window(),
+        samples: seen,
+        footprint: fp,
+    })
+}
+
+/// A cache entry read in blocks.
+struct CacheReader {
+    file: std::io::BufReader<fs::File>,
+    rows_left: usize,
+    cols: usize,
+    hop: usize,
+    window: usize,
+}
+
+impl CacheReader {
+    /// Reads up to `max` frames into `buf` (replacing it); `Some(0)` at the
+    /// end, `None` on a read error.
+    fn next_block(&mut self, max: usize, buf: &mut Vec<f32>) -> Option<usize> {
+        let n = self.rows_left.min(max);
+        buf.clear();
+        if n == 0 {
+            return Some(0);
+        }
+        let mut bytes = vec![0u8; n * self.cols * 4];
+        self.file.read_exact(&mut bytes).ok()?;
+        buf.extend(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))),
+        );
+        self.rows_left -= n;
+        Some(n)
+    }
+}
+
+/// A cache entry being written as frames come (committed by rename). Its
+/// temporary file is removed when it is dropped uncommitted (a write error,
+/// or a decode error part way through the recording).
+struct CacheWriter {
+    tmp: PathBuf,
+    path: PathBuf,
+    file: std::io::BufWriter<fs::File>,
+    header: [u64; 4],
+}
+
+impl Drop for CacheWriter {
+    fn drop(&mut self) {
+        // After a commit the temporary name no longer exists.
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+impl CacheWriter {
+    fn append(&mut self, frames: &[f32]) -> bool {
+        frames
+            .iter()
+            .all(|x| self.file.write_all(&x.to_le_bytes()).is_ok())
+    }
+
+    fn commit(mut self, rows: usize) {
+        use std::io::{Seek, SeekFrom};
+        self.header[0] = rows as u64;
+        let ok = self.file.flush().is_ok() && {
+            let f = self.file.get_mut();
+            f.seek(SeekFrom::Start(8)).is_ok()
+                && self
+                    .header
+                    .iter()
+                    .all(|v| f.write_all(&v.to_le_bytes()).is_ok())
+        };
+        if ok {
+            let _ = fs::rename(&self.tmp, &self.path);
+        }
+    }
+}
+
+impl FeatureCache {
+    fn reader(&self, key: &str) -> Option<CacheReader> {
+        let path = self.path(key);
+        let len = fs::metadata(&path).ok()?.len();
+        let mut file = std::io::BufReader::new(fs::File::open(&path).ok()?);
+        let mut head = [0u8; 40];
+        file.read_exact(&mut head).ok()?;
+        if &head[..8] != CACHE_MAGIC {
+            return None;
+        }
+        let u = |i: usize| {
+            u64::from_le_bytes(head[8 + 8 * i..16 + 8 * i].try_into().expect("8 bytes")) as usize
+        };
+        let (rows, cols, hop, window) = (u(0), u(1), u(2), u(3));
+        let body = rows.checked_mul(cols)?.checked_mul(4)?;
+        if len < 40 || body as u64 != len - 40 || hop == 0 || cols == 0 {
+            return None;
+        }
+        Some(CacheReader {
+            file,
+            rows_left: rows,
+            cols,
+            hop,
+            window,
+        })
+    }
+
+    fn writer(&self, key: &str, cols: usize, hop: usize, window: usize) -> Option<CacheWriter> {
+        let path = self.path(key);
+        fs::create_dir_all(path.parent()?).ok()?;
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let mut file = std::io::BufWriter::new(fs::File::create(&tmp).ok()?);
+        let header = [0, cols as u64, hop as u64, window as u64];
+        let ok = file.write_all(CACHE_MAGIC).is_ok()
+            && header
+                .iter()
+                .all(|v| file.write_all(&v.to_le_bytes()).is_ok());
+        if !ok {
+            let _ = fs::remove_file(&tmp);
+            return None;
+        }
+        Some(CacheWriter {
+            tmp,
+            path,
+            file,
+            header,
+        })
+    }
+}
+
 /// Search settings.
 #[derive(Debug, Clone)]
 pub struct SearchOptions {
@@ -381,28 +693,26 @@ fn search_one(
     normalizer: &Normalizer,
     opts: &SearchOptions,
 ) -> Result<Vec<Hit>> {
-    let f = file_features(path, frontend, opts.cache.as_ref())?;
-    let f = normalizer.apply_features(&f);
-    if f.dim() != query.dim() {
-        return Err(Error::invalid(format!(
-            "{}: {}-dimensional features, the query has {}",
-            path.display(),
-            f.dim(),
-            query.dim()
-        )));
-    }
-    let ms = top_matches(
-        query.data.view(),
-        f.data.view(),
-        opts.metric,
-        opts.per_file.max(1),
-    );
+    let mut dtw = BlockSubsequence::new(query.data.view(), opts.metric);
+    let mut curve = Vec::new();
+    let f = stream_file_features(
+        path,
+        frontend,
+        normalizer,
+        opts.cache.as_ref(),
+        &mut |block| {
+            check_dim(path, block.ncols(), query.dim())?;
+            dtw.push(block, &mut curve);
+            Ok(())
+        },
+    )?;
+    let ms = select_non_overlapping(&curve, opts.per_file.max(1));
     if ms.is_empty() {
         return Err(Error::audio(
             path,
             format!(
                 "shorter than half the query ({:.2} s vs {:.2} s): no match possible",
-                f.frame_end(f.len().saturating_sub(1)),
+                frame_end(f.frames.saturating_sub(1), f.hop, f.window),
                 query.frame_end(query.len() - 1)
             ),
         ));
@@ -412,11 +722,22 @@ fn search_one(
         .map(|m| Hit {
             rank: 0,
             file: path.to_path_buf(),
-            start: f.frame_start(m.start),
-            end: f.frame_end(m.end),
+            start: frame_start(m.start, f.hop),
+            end: frame_end(m.end, f.hop, f.window),
             distance: m.distance,
         })
         .collect())
+}
+
+/// The error of features of `dim` values matched against a query of `want`.
+fn check_dim(path: &Path, dim: usize, want: usize) -> Result<()> {
+    if dim != want {
+        return Err(Error::invalid(format!(
+            "{}: {dim}-dimensional features, the query has {want}",
+            path.display(),
+        )));
+    }
+    Ok(())
 }
 
 /// One hit of a word in a recording.
@@ -529,29 +850,49 @@ fn spot_one(
     normalizer: &Normalizer,
     opts: &SpotOptions,
 ) -> Result<Vec<WordHit>> {
-    let f = file_features(path, frontend, opts.cache.as_ref())?;
-    let f = normalizer.apply_features(&f);
     let dim = queries[0].examples[0].dim();
-    if f.dim() != dim {
-        return Err(Error::invalid(format!(
-            "{}: {}-dimensional features, the query has {dim}",
-            path.display(),
-            f.dim(),
-        )));
-    }
+    // One block matcher per example of every word. Each block's example
+    // curves are fused at once (fusion is frame by frame), so only one fused
+    // curve per word (one value per frame) outlives a block of features.
+    let mut dtws: Vec<Vec<BlockSubsequence>> = queries
+        .iter()
+        .map(|q| {
+            q.examples
+                .iter()
+                .map(|e| BlockSubsequence::new(e.data.view(), opts.metric))
+                .collect()
+        })
+        .collect();
+    let most = queries.iter().map(|q| q.examples.len()).max().unwrap_or(0);
+    let mut block_curves: Vec<Vec<(f32, usize)>> = vec![Vec::new(); most];
+    let mut block_fused = Vec::new();
+    let mut fused: Vec<Vec<(f32, usize)>> = vec![Vec::new(); queries.len()];
+    let f = stream_file_features(
+        path,
+        frontend,
+        normalizer,
+        opts.cache.as_ref(),
+        &mut |block| {
+            check_dim(path, block.ncols(), dim)?;
+            for (ds, word) in dtws.iter_mut().zip(fused.iter_mut()) {
+                let cs = &mut block_curves[..ds.len()];
+                for (d, c) in ds.iter_mut().zip(cs.iter_mut()) {
+                    c.clear();
+                    d.push(block, c);
+                }
+                fuse_curves(cs, opts.fusion, &mut block_fused);
+                word.extend_from_slice(&block_fused);
+            }
+            Ok(())
+        },
+    )?;
     let mut out = Vec::new();
-    let mut fused = Vec::with_capacity(f.len());
     let mut any = false;
-    for q in queries {
-        let curves: Vec<Vec<(f32, usize)>> = q
-            .examples
-            .iter()
-            .map(|e| subsequence(e.data.view(), f.data.view(), opts.metric))
-            .collect();
-        fuse_curves(&curves, opts.fusion, &mut fused);
+    for (q, fused) in queries.iter().zip(&fused) {
         any |= fused.iter().any(|c| c.0.is_finite());
-        let times = |start: usize, end: usize| (f.frame_start(start), f.frame_end(end));
-        let chosen = select_hits(&fused, &times, opts.per_file, opts.max_distance);
+        let times =
+            |start: usize, end: usize| (frame_start(start, f.hop), frame_end(end, f.hop, f.window));
+        let chosen = select_hits(fused, &times, opts.per_file, opts.max_distance);
         out.extend(
             chosen
                 .into_iter()
@@ -577,7 +918,7 @@ fn spot_one(
             path,
             format!(
                 "shorter than half the query (every example; {:.2} s vs {:.2} s): no match possible",
-                f.frame_end(f.len().saturating_sub(1)),
+                frame_end(f.frames.saturating_sub(1), f.hop, f.window),
                 shortest
             ),
         ));
@@ -669,6 +1010,33 @@ mod tests {
         assert_eq!(decode_features(&b).unwrap(), f);
         assert!(decode_features(&b[..b.len() - 1]).is_none());
         assert!(decode_features(b"garbage").is_none());
+    }
+
+    #[test]
+    fn cache_written_in_blocks_is_the_whole_entry() {
+        let d = tempfile::tempdir().unwrap();
+        let c = FeatureCache::new(d.path());
+        let f = Features {
+            data: Array2::from_shape_fn((5, 3), |(i, j)| (i * 3 + j) as f32 - 2.5),
+            hop: 160,
+            window: 400,
+        };
+        let mut w = c.writer("abcdef", 3, 160, 400).unwrap();
+        let flat: Vec<f32> = f.data.iter().copied().collect();
+        assert!(w.append(&flat[..6]) && w.append(&flat[6..]));
+        w.commit(5);
+        assert_eq!(c.get("abcdef").unwrap(), f);
+        let mut r = c.reader("abcdef").unwrap();
+        let mut buf = Vec::new();
+        assert_eq!(r.next_block(4, &mut buf), Some(4));
+        assert_eq!(&buf[..], &flat[..12]);
+        assert_eq!(r.next_block(4, &mut buf), Some(1));
+        assert_eq!(r.next_block(4, &mut buf), Some(0));
+        // A cut entry is not trusted.
+        let p = c.path("abcdef");
+        let b = fs::read(&p).unwrap();
+        fs::write(&p, &b[..b.len() - 4]).unwrap();
+        assert!(c.reader("abcdef").is_none() && c.get("abcdef").is_none());
     }
 
     #[test]

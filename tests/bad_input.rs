@@ -723,3 +723,121 @@ fn listen_on_a_file_has_no_ring_limit() {
     ]);
     succeeds(&out);
 }
+
+/// A truncated OGG Vorbis or MP3 (a copy cut short, as a failed download or
+/// a full card leaves it) keeps its readable part with a warning, or fails
+/// with one error line naming the file; never a panic, an abort or a hang.
+#[test]
+fn truncated_ogg_and_mp3_keep_their_readable_part_or_fail_in_one_line() {
+    let f = Fixture::new();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/audio");
+    let corpus = f.mkdir("corpus");
+    let q = data.join("alexa_0.ogg");
+    let mut cut = Vec::new();
+    for ext in ["ogg", "mp3"] {
+        let whole = std::fs::read(data.join(format!("alexa_0.{ext}"))).unwrap();
+        assert!(whole.len() < 50_000, "fixture alexa_0.{ext} too large");
+        for (tag, keep) in [
+            ("half", whole.len() / 2),
+            ("head", 200),
+            ("most", whole.len() - 37),
+        ] {
+            let name = format!("{tag}.{ext}");
+            std::fs::write(corpus.join(&name), &whole[..keep]).unwrap();
+            cut.push(name);
+        }
+    }
+    let out = f.run(&[
+        "search",
+        "--query",
+        s(&q),
+        "--no-cache",
+        "--format",
+        "tsv",
+        "--top-k",
+        "100",
+        s(&corpus),
+    ]);
+    let err = stderr(&out);
+    let text = stdout(&out);
+    assert!(
+        !err.contains("panicked") && !err.contains("memory allocation"),
+        "{err}"
+    );
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1) | Some(2)),
+        "{err}"
+    );
+    for name in &cut {
+        let ranked = text.lines().any(|l| l.contains(name.as_str()));
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains(name.as_str())).collect();
+        if ranked {
+            // Kept: said to be damaged, or read to its last whole packet.
+            // An MP3 cut inside a frame is not reported: symphonia's MP3
+            // reader ends the stream at the first frame it cannot read whole
+            // (MPEG audio has no declared end), so nothing tells it from a
+            // shorter file. alexa_0.ogg has all its audio in one page, so a
+            // cut OGG is refused; the multi-page case is the test below.
+            if name.starts_with("half") && name.ends_with(".ogg") {
+                assert!(
+                    lines.iter().any(|l| l.starts_with("warning:")),
+                    "{name} ranked without a warning: {err}"
+                );
+            }
+        } else {
+            // Refused: one line naming the file and the problem.
+            assert!(
+                !lines.is_empty(),
+                "{name} neither ranked nor named: {text}\n{err}"
+            );
+            for l in lines {
+                assert!(
+                    l.starts_with("warning:") || l.starts_with("error:"),
+                    "{name}: {l}"
+                );
+                assert!(l.len() > name.len() + 12, "{name}: no problem named: {l}");
+            }
+        }
+    }
+}
+
+/// An OGG Vorbis of several pages cut inside a later page keeps the pages
+/// before the cut, with a truncation warning, and its word is still found
+/// (the seekable reader's scan from the end for the duration used to fail on
+/// the cut last page, and the whole file was refused as "ends inside the
+/// header").
+#[test]
+fn truncated_multi_page_ogg_keeps_its_readable_part_with_a_warning() {
+    let f = Fixture::new();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/audio");
+    let corpus = f.mkdir("corpus");
+    let whole = std::fs::read(data.join("alexa_012.ogg")).unwrap();
+    assert!(whole.len() < 20_000, "fixture alexa_012.ogg too large");
+    // Its pages start at 0, 58, 3409, 7660 and 11951: 9000 cuts the fourth.
+    let cut = corpus.join("cut.ogg");
+    std::fs::write(&cut, &whole[..9000]).unwrap();
+    let out = f.run(&[
+        "search",
+        "--query",
+        s(&data.join("alexa_0.mp3")),
+        "--frontend",
+        "mfcc",
+        "--no-cache",
+        "--format",
+        "tsv",
+        s(&corpus),
+    ]);
+    succeeds(&out);
+    let err = stderr(&out);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("warning:") && l.contains("cut.ogg") && l.contains("truncated")),
+        "{err}"
+    );
+    let best = stdout(&out).lines().nth(1).unwrap_or_default().to_string();
+    let cols: Vec<&str> = best.split('\t').collect();
+    assert!(cols.len() == 5 && cols[1].ends_with("cut.ogg"), "{best}");
+    // alexa_0 is the first word of the recording (0.26-1.13 s).
+    let start: f64 = cols[2].parse().unwrap();
+    assert!(start < 0.6, "{best}");
+}

@@ -6,7 +6,7 @@
 
 use ndarray::{concatenate, Array2, ArrayView2, Axis};
 use proptest::prelude::*;
-use wordspot::dtw::{best_match, subsequence, Metric, StreamingDtw};
+use wordspot::dtw::{best_match, subsequence, BlockSubsequence, Metric, StreamingDtw};
 
 /// `n` frames of independent uniform values in [-1, 1) drawn from a seeded
 /// generator. Shrinking changes the seed, not the values, so shrunk cases stay
@@ -156,6 +156,37 @@ proptest! {
                 prop_assert!((d - bd).abs() <= EPS * (1.0 + bd.abs()), "frame {}: {} vs {}", j, d, bd);
                 prop_assert_eq!(start as usize, bs, "frame {}", j);
             }
+        }
+    }
+
+    /// The block DTW of the corpus path fed the target in blocks of any
+    /// sizes gives the whole-matrix curve (`subsequence`: one distance matrix
+    /// over the whole target) bit for bit: distances and starts.
+    #[test]
+    fn block_curve_equals_whole_matrix_curve(
+        (q, t) in (1usize..48).prop_flat_map(|d| (
+            (1usize..30).prop_flat_map(move |m| frames(m, d)),
+            (0usize..200).prop_flat_map(move |n| frames(n, d)),
+        )),
+        cuts in proptest::collection::vec(1usize..70, 1..12),
+        metric in metrics(),
+    ) {
+        let whole = subsequence(q.view(), t.view(), metric);
+        let mut b = BlockSubsequence::new(q.view(), metric);
+        let mut got = Vec::new();
+        let mut at = 0;
+        let mut k = 0;
+        while at < t.nrows() {
+            let n = cuts[k % cuts.len()].min(t.nrows() - at);
+            b.push(t.slice(ndarray::s![at..at + n, ..]), &mut got);
+            at += n;
+            k += 1;
+            prop_assert_eq!(b.position() as usize, at);
+        }
+        prop_assert_eq!(got.len(), whole.len());
+        for (j, (g, w)) in got.iter().zip(&whole).enumerate() {
+            prop_assert_eq!(g.0.to_bits(), w.0.to_bits(), "frame {}: {} vs {}", j, g.0, w.0);
+            prop_assert_eq!(g.1, w.1, "frame {}", j);
         }
     }
 }

@@ -557,6 +557,50 @@ fn is_eof(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::UnexpectedEof || e.to_string().contains("enough bytes")
 }
 
+/// A media source that [`SymDec::open`] can probe twice (the probe takes
+/// its reader): the second time seen as not seekable.
+#[derive(Clone)]
+struct Shared {
+    inner: std::sync::Arc<std::sync::Mutex<Box<dyn MediaSource>>>,
+    seekable: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Box<dyn MediaSource>> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Seeks back to `start`; false when the source cannot seek.
+    fn rewind(&self, start: u64) -> bool {
+        let mut m = self.lock();
+        m.is_seekable() && m.seek(SeekFrom::Start(start)).is_ok()
+    }
+}
+
+impl Read for Shared {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.lock().read(buf)
+    }
+}
+
+impl Seek for Shared {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.lock().seek(pos)
+    }
+}
+
+impl MediaSource for Shared {
+    fn is_seekable(&self) -> bool {
+        self.seekable && self.lock().is_seekable()
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        self.lock().byte_len()
+    }
+}
+
 struct SymDec {
     format: Box<dyn FormatReader>,
     decoder: Box<dyn AudioDecoder>,
@@ -579,25 +623,45 @@ impl SymDec {
         ext: Option<&str>,
         path: &Path,
     ) -> std::result::Result<Self, String> {
-        let mss = MediaSourceStream::new(media, Default::default());
         let mut hint = Hint::new();
         if let Some(e) = ext {
             hint.with_extension(e);
         }
-        let format = symphonia::default::get_probe()
-            .probe(
+        let mut media = media;
+        let start = media.stream_position().ok();
+        let shared = Shared {
+            inner: std::sync::Arc::new(std::sync::Mutex::new(media)),
+            seekable: true,
+        };
+        let probe = |src: Shared| {
+            symphonia::default::get_probe().probe(
                 &hint,
-                mss,
+                MediaSourceStream::new(Box::new(src), Default::default()),
                 FormatOptions::default(),
                 MetadataOptions::default(),
             )
-            .map_err(|e| match e {
-                SymError::Unsupported(_) => "unrecognised or unsupported audio format".to_string(),
-                SymError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    "truncated or corrupt audio file: ends inside the header".to_string()
-                }
-                e => format!("corrupt audio file: {e}"),
-            })?;
+        };
+        let format = match (probe(shared.clone()), start) {
+            // A seekable OGG is scanned from its end for the duration, and a
+            // cut last page fails that scan: read it as a stream instead
+            // (from the start), so a truncated file keeps its readable part.
+            (Err(SymError::IoError(e)), Some(start))
+                if e.kind() == std::io::ErrorKind::UnexpectedEof && shared.rewind(start) =>
+            {
+                probe(Shared {
+                    seekable: false,
+                    ..shared
+                })
+            }
+            (r, _) => r,
+        }
+        .map_err(|e| match e {
+            SymError::Unsupported(_) => "unrecognised or unsupported audio format".to_string(),
+            SymError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                "truncated or corrupt audio file: ends inside the header".to_string()
+            }
+            e => format!("corrupt audio file: {e}"),
+        })?;
         let track = format
             .default_track(TrackType::Audio)
             .ok_or("no audio track in the file")?;

@@ -65,22 +65,66 @@ pub fn subsequence(
     target: ArrayView2<f32>,
     metric: Metric,
 ) -> Vec<(f32, usize)> {
-    let m = query.nrows();
-    if m == 0 || target.nrows() == 0 {
+    if query.nrows() == 0 || target.nrows() == 0 {
         return vec![(f32::INFINITY, 0); target.nrows()];
     }
-    let dist = distance_matrix(query, target, metric);
-    let mut cols = [Column::new(m), Column::new(m), Column::new(m)];
     let mut out = Vec::with_capacity(target.nrows());
-    for (j, row) in dist.rows().into_iter().enumerate() {
-        let [a, b, c] = &mut cols;
-        // a = j-2, b = j-1, c = j
-        step(j as u64, row.as_slice().expect("standard layout"), b, a, c);
-        let (d, s) = c.end();
-        out.push((d, s as usize));
-        cols.rotate_left(1);
-    }
+    BlockSubsequence::new(query, metric).push(target, &mut out);
     out
+}
+
+/// [`subsequence`] fed the target in blocks of frames: it keeps the query and
+/// two lattice columns, never the target, so a long recording can be matched
+/// as it is decoded. The curve it appends is the one [`subsequence`] gives
+/// for the whole target, whatever the block sizes (each block's distances are
+/// computed row by row in the same way, and the recursion carries over).
+#[derive(Debug, Clone)]
+pub struct BlockSubsequence {
+    query: Array2<f32>,
+    metric: Metric,
+    cols: [Column; 3],
+    next: u64,
+}
+
+impl BlockSubsequence {
+    /// A matcher of `query` (frames × dims, unprepared, at least one frame).
+    pub fn new(query: ArrayView2<f32>, metric: Metric) -> Self {
+        let m = query.nrows();
+        BlockSubsequence {
+            query: query.to_owned(),
+            metric,
+            cols: [Column::new(m), Column::new(m), Column::new(m)],
+            next: 0,
+        }
+    }
+
+    /// Target frames consumed so far.
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// Consumes the next `block` of target frames (unprepared) and appends one
+    /// `(distance, start)` per frame to `out`.
+    pub fn push(&mut self, block: ArrayView2<f32>, out: &mut Vec<(f32, usize)>) {
+        if self.query.nrows() == 0 {
+            out.extend(std::iter::repeat_n((f32::INFINITY, 0), block.nrows()));
+            self.next += block.nrows() as u64;
+            return;
+        }
+        if block.nrows() == 0 {
+            return;
+        }
+        let dist = distance_matrix(self.query.view(), block, self.metric);
+        for row in dist.rows() {
+            let [a, b, c] = &mut self.cols;
+            // a = j-2, b = j-1, c = j
+            step(self.next, row.as_slice().expect("standard layout"), b, a, c);
+            let (d, s) = c.end();
+            out.push((d, s as usize));
+            self.cols.rotate_left(1);
+            self.next += 1;
+        }
+    }
 }
 
 /// The best match of `query` in `target`, or `None` when none can be formed
@@ -185,6 +229,27 @@ mod tests {
         let g = distance_matrix(q.view(), q.view(), Metric::Euclidean);
         for i in 0..30 {
             assert_eq!(g[[i, i]], 0.0);
+        }
+    }
+
+    #[test]
+    fn blocks_give_the_whole_target_curve() {
+        let t = seq(300, 8, 21);
+        let q = t.slice(ndarray::s![100..130, ..]).to_owned();
+        for metric in [Metric::Cosine, Metric::Euclidean] {
+            let whole = subsequence(q.view(), t.view(), metric);
+            for block in [1, 7, 64, 299, 1000] {
+                let mut b = BlockSubsequence::new(q.view(), metric);
+                let mut out = Vec::new();
+                for c in t.axis_chunks_iter(Axis(0), block) {
+                    b.push(c, &mut out);
+                }
+                assert_eq!(out.len(), whole.len());
+                for (x, y) in out.iter().zip(&whole) {
+                    assert_eq!(x.0.to_bits(), y.0.to_bits(), "block {block}");
+                    assert_eq!(x.1, y.1);
+                }
+            }
         }
     }
 

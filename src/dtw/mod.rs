@@ -25,7 +25,7 @@ pub mod batch;
 pub mod distance;
 pub mod stream;
 
-pub use batch::{best_match, distance_matrix, subsequence, top_matches};
+pub use batch::{best_match, distance_matrix, subsequence, top_matches, BlockSubsequence};
 pub use distance::Metric;
 pub use stream::StreamingDtw;
 

@@ -43,7 +43,7 @@ pub fn builtin_cohort(
     let samples = audio::decode_bytes(BUILTIN_COHORT_FLAC, "cohort.flac")?;
     Ok(StreamFeatures {
         file: Path::new(COHORT_NAME).to_path_buf(),
-        features: stream_features(frontend, normalizer, &samples)?,
+        features: stream_features(frontend, normalizer, &samples)?.into(),
         seconds: samples.len() as f64 / SAMPLE_RATE as f64,
     })
 }
@@ -57,10 +57,13 @@ pub fn score_norms(
     templates: &[&Features],
     metric: Metric,
 ) -> Vec<Option<ScoreNorm>> {
+    let Ok(f) = cohort.features.load() else {
+        return vec![None; templates.len()];
+    };
     templates
         .iter()
         .map(|t| {
-            let curve = subsequence(t.data.view(), cohort.features.data.view(), metric);
+            let curve = subsequence(t.data.view(), f.data.view(), metric);
             ScoreNorm::fit(curve.into_iter().map(|(d, _)| d))
         })
         .collect()

@@ -95,7 +95,7 @@ pub fn read_labels(path: &Path, tier: Option<&str>) -> Result<Labels> {
         let mut grids = Vec::new();
         find_textgrids(path, &mut grids)?;
         if grids.is_empty() {
-            return Err(Error::format(path, "no .TextGrid file in this folder"));
+            return Err(format_error(path, "no .TextGrid file in this folder"));
         }
         for g in grids {
             read_textgrid_into(&g, tier, &mut rows, &mut files)?;
@@ -110,6 +110,28 @@ pub fn read_labels(path: &Path, tier: Option<&str>) -> Result<Labels> {
     finish(path, rows, files)
 }
 
+/// An [`Error::Format`] for `path` whose message stays on one line: control
+/// characters that came from the file (a quoted TextGrid string may span
+/// lines) are shown escaped (`\n`), so the error prints as one line naming
+/// the file and the problem.
+fn format_error(path: &Path, msg: impl Into<String>) -> Error {
+    let msg: String = msg.into();
+    let one_line = if msg.chars().any(char::is_control) {
+        msg.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        msg
+    };
+    Error::format(path, one_line)
+}
+
 fn is_textgrid(p: &Path) -> bool {
     p.extension()
         .and_then(|e| e.to_str())
@@ -117,18 +139,12 @@ fn is_textgrid(p: &Path) -> bool {
 }
 
 fn find_textgrids(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            find_textgrids(&p, out)?;
-        } else if is_textgrid(&p) {
-            out.push(p);
-        }
+    // The audio folder walk: links followed, each real path once (no loops).
+    let (files, mut errors) = crate::search::collect_matching(&[dir.to_path_buf()], &is_textgrid);
+    if !errors.is_empty() {
+        return Err(errors.remove(0));
     }
+    out.extend(files);
     Ok(())
 }
 
@@ -147,14 +163,14 @@ fn read_text(path: &Path) -> Result<String> {
                 }
             })
             .collect();
-        String::from_utf16(&units).map_err(|_| Error::format(path, "invalid UTF-16 text"))
+        String::from_utf16(&units).map_err(|_| format_error(path, "invalid UTF-16 text"))
     };
     match bytes.get(..2) {
         Some([0xFF, 0xFE]) => utf16(true),
         Some([0xFE, 0xFF]) => utf16(false),
         _ => {
             let s = String::from_utf8(bytes)
-                .map_err(|e| Error::format(path, format!("not UTF-8 text: {e}")))?;
+                .map_err(|e| format_error(path, format!("not UTF-8 text: {e}")))?;
             Ok(s.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(s))
         }
     }
@@ -163,7 +179,7 @@ fn read_text(path: &Path) -> Result<String> {
 fn parse_seconds(s: &str, what: &str, path: &Path, line: usize) -> Result<f64> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(Error::format(
+        _ => Err(format_error(
             path,
             format!(
                 "line {line}: bad {what} '{}' (a non-negative number of seconds expected)",
@@ -194,11 +210,11 @@ fn parse_tsv(
         }
         let file_col = cols[0].trim();
         if file_col.is_empty() {
-            return Err(Error::format(path, format!("line {line}: empty file name")));
+            return Err(format_error(path, format!("line {line}: empty file name")));
         }
         let file = base.join(file_col);
         if !file.is_file() {
-            return Err(Error::format(
+            return Err(format_error(
                 path,
                 format!("line {line}: unknown file '{}'", file.display()),
             ));
@@ -209,7 +225,7 @@ fn parse_tsv(
             continue; // a recording without labelled words
         }
         if cols.len() != 4 {
-            return Err(Error::format(
+            return Err(format_error(
                 path,
                 format!(
                     "line {line}: {} columns, expected 4 (file, word, start, end) separated by tabs",
@@ -219,7 +235,7 @@ fn parse_tsv(
         }
         let word = rest[0];
         if word.is_empty() {
-            return Err(Error::format(path, format!("line {line}: empty word")));
+            return Err(format_error(path, format!("line {line}: empty word")));
         }
         let start = parse_seconds(rest[1], "start", path, line)?;
         let end = parse_seconds(rest[2], "end", path, line)?;
@@ -240,7 +256,7 @@ fn parse_tsv(
 fn finish(path: &Path, rows: Vec<Row>, files: Vec<(PathBuf, usize)>) -> Result<Labels> {
     for r in &rows {
         if r.occ.end <= r.occ.start {
-            return Err(Error::format(
+            return Err(format_error(
                 path,
                 format!(
                     "line {}: end {} is not after start {} ('{}' in {})",
@@ -264,7 +280,7 @@ fn finish(path: &Path, rows: Vec<Row>, files: Vec<(PathBuf, usize)>) -> Result<L
         g.sort_by(|a, b| a.occ.start.total_cmp(&b.occ.start));
         for w in g.windows(2) {
             if w[1].occ.start < w[0].occ.end {
-                return Err(Error::format(
+                return Err(format_error(
                     path,
                     format!(
                         "line {}: '{}' at {}-{} overlaps the same word at {}-{} (line {}) in {}",
@@ -292,7 +308,7 @@ fn finish(path: &Path, rows: Vec<Row>, files: Vec<(PathBuf, usize)>) -> Result<L
     fs.sort();
     fs.dedup();
     if fs.is_empty() {
-        return Err(Error::format(path, "no recording listed"));
+        return Err(format_error(path, "no recording listed"));
     }
     Ok(Labels {
         files: fs,
@@ -353,7 +369,7 @@ fn tokenize(text: &str, path: &Path) -> Result<Vec<(Tok, usize)>> {
                             s.push(ch);
                         }
                         None => {
-                            return Err(Error::format(
+                            return Err(format_error(
                                 path,
                                 format!("line {start_line}: unterminated string"),
                             ))
@@ -400,7 +416,7 @@ fn drop_labels(toks: Vec<(Tok, usize)>, path: &Path) -> Result<Vec<(Tok, usize)>
     let mut out = Vec::with_capacity(toks.len());
     let mut pending: Vec<(String, usize)> = Vec::new();
     let bad = |(w, l): &(String, usize)| {
-        Error::format(
+        format_error(
             path,
             format!("line {l}: unexpected '{w}' (a number or a quoted string expected)"),
         )
@@ -474,13 +490,13 @@ fn parse_textgrid(text: &str, path: &Path) -> Result<TextGrid> {
             match it.next() {
                 Some((Tok::Num(v), _)) => v,
                 Some((t, l)) => {
-                    return Err(Error::format(
+                    return Err(format_error(
                         path,
                         format!("line {l}: expected {} (a number), found {t:?}", $what),
                     ))
                 }
                 None => {
-                    return Err(Error::format(
+                    return Err(format_error(
                         path,
                         format!("unexpected end of file, expected {}", $what),
                     ))
@@ -493,7 +509,7 @@ fn parse_textgrid(text: &str, path: &Path) -> Result<TextGrid> {
             match it.next() {
                 Some((Tok::Str(s), l)) => (s, l),
                 Some((t, l)) => {
-                    return Err(Error::format(
+                    return Err(format_error(
                         path,
                         format!(
                             "line {l}: expected {} (a quoted string), found {t:?}",
@@ -502,7 +518,7 @@ fn parse_textgrid(text: &str, path: &Path) -> Result<TextGrid> {
                     ))
                 }
                 None => {
-                    return Err(Error::format(
+                    return Err(format_error(
                         path,
                         format!("unexpected end of file, expected {}", $what),
                     ))
@@ -512,14 +528,14 @@ fn parse_textgrid(text: &str, path: &Path) -> Result<TextGrid> {
     }
     let (ftype, l) = next_str!("the file type");
     if ftype != "ooTextFile" {
-        return Err(Error::format(
+        return Err(format_error(
             path,
             format!("line {l}: not a Praat text file (file type '{ftype}'; binary TextGrids are not supported, save as text)"),
         ));
     }
     let (class, l) = next_str!("the object class");
     if class != "TextGrid" {
-        return Err(Error::format(
+        return Err(format_error(
             path,
             format!("line {l}: object class '{class}', expected 'TextGrid'"),
         ));
@@ -536,12 +552,12 @@ fn parse_textgrid(text: &str, path: &Path) -> Result<TextGrid> {
             })
         }
         Some((t, l)) => {
-            return Err(Error::format(
+            return Err(format_error(
                 path,
                 format!("line {l}: expected <exists> or <absent>, found {t:?}"),
             ))
         }
-        None => return Err(Error::format(path, "unexpected end of file")),
+        None => return Err(format_error(path, "unexpected end of file")),
     }
     let n = next_num!("the number of tiers");
     let mut tiers = Vec::new();
@@ -551,7 +567,7 @@ fn parse_textgrid(text: &str, path: &Path) -> Result<TextGrid> {
             "IntervalTier" => true,
             "TextTier" => false,
             other => {
-                return Err(Error::format(
+                return Err(format_error(
                     path,
                     format!("line {l}: unknown tier class '{other}'"),
                 ))
@@ -591,7 +607,7 @@ pub fn audio_for(grid: &Path) -> Result<PathBuf> {
             }
         }
     }
-    Err(Error::format(
+    Err(format_error(
         grid,
         format!(
             "no audio file next to it (looked for {}.wav/.flac/...)",
@@ -610,7 +626,7 @@ fn read_textgrid_into(
     let tiers = parse_textgrid(&text, path)?.tiers;
     let chosen = match tier {
         Some(name) => tiers.iter().find(|t| t.name == name).ok_or_else(|| {
-            Error::format(
+            format_error(
                 path,
                 format!(
                     "no tier named '{name}' (tiers: {})",
@@ -629,10 +645,10 @@ fn read_textgrid_into(
                     && (t.name.eq_ignore_ascii_case("words") || t.name.eq_ignore_ascii_case("word"))
             })
             .or_else(|| tiers.iter().find(|t| t.interval))
-            .ok_or_else(|| Error::format(path, "no interval tier"))?,
+            .ok_or_else(|| format_error(path, "no interval tier"))?,
     };
     if !chosen.interval {
-        return Err(Error::format(
+        return Err(format_error(
             path,
             format!(
                 "tier '{}' is a point tier, not an interval tier",
@@ -650,7 +666,7 @@ fn read_textgrid_into(
             continue;
         }
         if !(a.is_finite() && b.is_finite() && *a >= 0.0) {
-            return Err(Error::format(
+            return Err(format_error(
                 path,
                 format!("line {line}: bad interval times"),
             ));
@@ -672,6 +688,41 @@ fn read_textgrid_into(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn textgrid_errors_are_one_line_naming_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.TextGrid");
+        fs::write(
+            &p,
+            "File type = \"ooTextFile\"\nObject class = \"TextGrid\"\n\nxmin = 0\nxmax = 1\ntiers? <exists>\nsize = 1\nitem []:\n item [1]:\n  class = \"Interval\nTier\"\n",
+        )
+        .unwrap();
+        let e = read_labels(&p, None).unwrap_err().to_string();
+        assert!(!e.contains('\n'), "{e}");
+        assert!(
+            e.contains("a.TextGrid") && e.contains("unknown tier class"),
+            "{e}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn textgrid_folder_walk_visits_a_symlink_loop_once() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("sub")).unwrap();
+        fs::write(d.path().join("a.TextGrid"), b"").unwrap();
+        fs::write(d.path().join("sub/b.TextGrid"), b"").unwrap();
+        std::os::unix::fs::symlink(".", d.path().join("x")).unwrap();
+        std::os::unix::fs::symlink("..", d.path().join("sub/up")).unwrap();
+        let mut grids = Vec::new();
+        find_textgrids(d.path(), &mut grids).unwrap();
+        let names: Vec<String> = grids
+            .iter()
+            .map(|f| f.strip_prefix(d.path()).unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["a.TextGrid", "sub/b.TextGrid"]);
+    }
+
     use super::*;
 
     fn setup(files: &[&str]) -> tempfile::TempDir {

@@ -54,10 +54,207 @@ pub const BLOCK: usize = 1600;
 pub struct StreamFeatures {
     /// The recording.
     pub file: PathBuf,
-    /// Normalized frames.
-    pub features: Features,
+    /// Normalized frames (in memory, or on disk for a long recording).
+    pub features: Frames,
     /// Duration in seconds.
     pub seconds: f64,
+}
+
+/// Frames kept in memory up to this many; a longer recording's frames are
+/// written to a temporary file and read back in blocks of [`FRAME_BLOCK`], so
+/// the memory of evaluation and calibration does not grow with its length.
+pub const SPILL_FRAMES: usize = 4096;
+
+/// Frames read back at a time from a spilled recording.
+pub const FRAME_BLOCK: usize = 256;
+
+/// A recording's normalized frames, in memory or spilled to a temporary file
+/// (removed when the last clone is dropped).
+#[derive(Debug, Clone)]
+pub enum Frames {
+    /// Held in memory.
+    Memory(Features),
+    /// On disk: `rows × cols` little-endian `f32`, row-major.
+    Disk {
+        /// The temporary file.
+        file: std::sync::Arc<tempfile::NamedTempFile>,
+        /// Frames.
+        rows: usize,
+        /// Values per frame.
+        cols: usize,
+        /// Hop in samples at 16 kHz.
+        hop: usize,
+        /// Window in samples at 16 kHz.
+        window: usize,
+    },
+}
+
+impl From<Features> for Frames {
+    fn from(f: Features) -> Self {
+        Frames::Memory(f)
+    }
+}
+
+impl Frames {
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        match self {
+            Frames::Memory(f) => f.len(),
+            Frames::Disk { rows, .. } => *rows,
+        }
+    }
+    /// True when there are no frames.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Values per frame.
+    pub fn dim(&self) -> usize {
+        match self {
+            Frames::Memory(f) => f.dim(),
+            Frames::Disk { cols, .. } => *cols,
+        }
+    }
+    /// Hop in samples at 16 kHz.
+    pub fn hop(&self) -> usize {
+        match self {
+            Frames::Memory(f) => f.hop,
+            Frames::Disk { hop, .. } => *hop,
+        }
+    }
+    /// Window in samples at 16 kHz.
+    pub fn window(&self) -> usize {
+        match self {
+            Frames::Memory(f) => f.window,
+            Frames::Disk { window, .. } => *window,
+        }
+    }
+
+    /// Hands the frames to `f` in order, in blocks of at most [`FRAME_BLOCK`]
+    /// frames when on disk (the whole matrix at once when in memory).
+    pub fn for_each_block(
+        &self,
+        f: &mut dyn FnMut(ndarray::ArrayView2<f32>) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Frames::Memory(x) => f(x.data.view()),
+            Frames::Disk {
+                file, rows, cols, ..
+            } => {
+                use std::io::Read;
+                let path = file.path();
+                let mut r = std::io::BufReader::new(
+                    std::fs::File::open(path).map_err(|e| Error::io(path, e))?,
+                );
+                let mut bytes = vec![0u8; FRAME_BLOCK * cols * 4];
+                let mut vals = vec![0f32; FRAME_BLOCK * cols];
+                let mut left = *rows;
+                while left > 0 {
+                    let n = left.min(FRAME_BLOCK);
+                    let b = &mut bytes[..n * cols * 4];
+                    r.read_exact(b).map_err(|e| Error::io(path, e))?;
+                    for (v, c) in vals.iter_mut().zip(b.chunks_exact(4)) {
+                        *v = f32::from_le_bytes(c.try_into().expect("4 bytes"));
+                    }
+                    let view = ndarray::ArrayView2::from_shape((n, *cols), &vals[..n * cols])
+                        .map_err(|e| Error::invalid(e.to_string()))?;
+                    f(view)?;
+                    left -= n;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// All the frames in memory (for plots).
+    pub fn load(&self) -> Result<Features> {
+        match self {
+            Frames::Memory(f) => Ok(f.clone()),
+            Frames::Disk { rows, cols, .. } => {
+                let mut data = Vec::with_capacity(rows * cols);
+                self.for_each_block(&mut |b| {
+                    data.extend(b.iter().copied());
+                    Ok(())
+                })?;
+                Ok(Features {
+                    data: Array2::from_shape_vec((*rows, *cols), data)
+                        .map_err(|e| Error::invalid(e.to_string()))?,
+                    hop: self.hop(),
+                    window: self.window(),
+                })
+            }
+        }
+    }
+}
+
+/// Collects normalized frames, spilling them to a temporary file past
+/// [`SPILL_FRAMES`].
+struct FrameSink {
+    cols: usize,
+    mem: Vec<f32>,
+    disk: Option<std::io::BufWriter<tempfile::NamedTempFile>>,
+    rows: usize,
+    /// The most frames held in memory at once.
+    peak: usize,
+}
+
+impl FrameSink {
+    fn new(cols: usize) -> Self {
+        FrameSink {
+            cols,
+            mem: Vec::new(),
+            disk: None,
+            rows: 0,
+            peak: 0,
+        }
+    }
+
+    /// Appends whole frames.
+    fn push(&mut self, frames: &[f32]) -> Result<()> {
+        use std::io::Write;
+        self.rows += frames.len() / self.cols.max(1);
+        self.mem.extend_from_slice(frames);
+        self.peak = self.peak.max(self.mem.len() / self.cols.max(1));
+        let spill = |e: std::io::Error| Error::io(std::env::temp_dir(), e);
+        if self.disk.is_none() && self.mem.len() > SPILL_FRAMES * self.cols {
+            let f = tempfile::Builder::new()
+                .prefix("wordspot-frames")
+                .tempfile()
+                .map_err(spill)?;
+            self.disk = Some(std::io::BufWriter::new(f));
+        }
+        if let Some(w) = self.disk.as_mut() {
+            for x in &self.mem {
+                w.write_all(&x.to_le_bytes()).map_err(spill)?;
+            }
+            self.mem.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(self, hop: usize, window: usize) -> Result<(Frames, usize)> {
+        let peak = self.peak;
+        let frames = match self.disk {
+            None => Frames::Memory(Features {
+                data: Array2::from_shape_vec((self.rows, self.cols), self.mem)
+                    .map_err(|e| Error::invalid(e.to_string()))?,
+                hop,
+                window,
+            }),
+            Some(w) => {
+                let file = w
+                    .into_inner()
+                    .map_err(|e| Error::io(std::env::temp_dir(), e.into_error()))?;
+                Frames::Disk {
+                    file: std::sync::Arc::new(file),
+                    rows: self.rows,
+                    cols: self.cols,
+                    hop,
+                    window,
+                }
+            }
+        };
+        Ok((frames, peak))
+    }
 }
 
 /// A detector event in seconds, with the keyword as an index.
@@ -103,20 +300,66 @@ pub fn stream_features(
     })
 }
 
-/// Reads and featurizes `files` in parallel (one frontend per worker).
+/// Reads and featurizes `files` in parallel (one frontend per worker). Each
+/// file is decoded block by block into the frontend (its samples are never
+/// held whole); the normalized frames of a long recording go to a temporary
+/// file ([`Frames::Disk`]), so memory does not grow with its length.
 pub fn load_streams(
     files: &[PathBuf],
     frontend: &FrontendConfig,
     normalizer: &Normalizer,
 ) -> Result<Vec<StreamFeatures>> {
     super::frontend_pool(files, frontend, |p, fe| {
-        let x = audio::read_file(p)?;
+        let mut src = audio::FileSource::open(p)?;
+        let (features, samples, _) = source_frames(fe, normalizer, &mut src)?;
         Ok(StreamFeatures {
             file: p.clone(),
-            features: stream_features(fe, normalizer, &x)?,
-            seconds: x.len() as f64 / SAMPLE_RATE as f64,
+            features,
+            seconds: samples as f64 / SAMPLE_RATE as f64,
         })
     })
+}
+
+/// [`stream_features`] of a source read block by block (the frontend's
+/// frames do not depend on the block sizes), spilled past [`SPILL_FRAMES`];
+/// also returns the samples read and the most frames held in memory at once.
+pub fn source_frames(
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+    src: &mut dyn audio::Source,
+) -> Result<(Frames, u64, usize)> {
+    frontend.reset();
+    let dim = frontend.dim();
+    let od = normalizer.out_dim();
+    let mut block = Vec::with_capacity(audio::BLOCK);
+    let mut raw = Vec::new();
+    let mut normed = Vec::new();
+    let mut sink = FrameSink::new(od);
+    let mut seen = 0u64;
+    let mut take = |raw: &mut Vec<f32>, sink: &mut FrameSink| -> Result<()> {
+        let n = raw.len() / dim;
+        normed.clear();
+        normed.resize(n * od, 0.0);
+        for (i, o) in raw.chunks_exact(dim).zip(normed.chunks_exact_mut(od)) {
+            normalizer.apply(i, o);
+        }
+        raw.drain(..n * dim);
+        sink.push(&normed)
+    };
+    loop {
+        block.clear();
+        let n = src.read(&mut block)?;
+        if n == 0 {
+            break;
+        }
+        seen += n as u64;
+        frontend.push(&block, &mut raw)?;
+        take(&mut raw, &mut sink)?;
+    }
+    frontend.finish(&mut raw)?;
+    take(&mut raw, &mut sink)?;
+    let (frames, peak) = sink.finish(frontend.hop(), frontend.window())?;
+    Ok((frames, seen, peak))
 }
 
 /// Runs the detector over `f` with one threshold per keyword.
@@ -126,7 +369,46 @@ pub fn run_detector(
     cfg: DetectorConfig,
     f: &Features,
 ) -> Result<Vec<Detected>> {
-    let mut det = build_detector(keywords, thresholds, cfg, f.dim(), f.hop, f.window)?;
+    detect_blocks(
+        keywords,
+        thresholds,
+        cfg,
+        f.dim(),
+        f.hop,
+        f.window,
+        |each| each(f.data.view()),
+    )
+}
+
+/// [`run_detector`] over frames in memory or on disk (read in blocks).
+pub fn run_detector_frames(
+    keywords: &[Keyword],
+    thresholds: &[f32],
+    cfg: DetectorConfig,
+    f: &Frames,
+) -> Result<Vec<Detected>> {
+    detect_blocks(
+        keywords,
+        thresholds,
+        cfg,
+        f.dim(),
+        f.hop(),
+        f.window(),
+        |each| f.for_each_block(each),
+    )
+}
+
+/// Runs the detector over the frames `blocks` hands on, in order.
+fn detect_blocks(
+    keywords: &[Keyword],
+    thresholds: &[f32],
+    cfg: DetectorConfig,
+    dim: usize,
+    hop: usize,
+    window: usize,
+    blocks: impl FnOnce(&mut dyn FnMut(ndarray::ArrayView2<f32>) -> Result<()>) -> Result<()>,
+) -> Result<Vec<Detected>> {
+    let mut det = build_detector(keywords, thresholds, cfg, dim, hop, window)?;
     let mut out = Vec::new();
     let mut dets = Detections::new();
     let mut take = |det: &Detector, dets: &mut Detections| {
@@ -140,29 +422,54 @@ pub fn run_detector(
         }
         dets.clear();
     };
-    for row in f.data.rows() {
-        match row.as_slice() {
-            Some(s) => det.push(s, &mut dets),
-            None => det.push(&row.to_vec(), &mut dets),
+    blocks(&mut |block| {
+        for row in block.rows() {
+            match row.as_slice() {
+                Some(s) => det.push(s, &mut dets),
+                None => det.push(&row.to_vec(), &mut dets),
+            }
+            take(&det, &mut dets);
         }
-        take(&det, &mut dets);
-    }
+        Ok(())
+    })?;
     det.finish(&mut dets);
     take(&det, &mut dets);
     Ok(out)
 }
 
-/// The audio of a stream (the built-in cohort is decoded from the binary).
-fn stream_audio(s: &StreamFeatures) -> Result<Vec<f32>> {
+/// The audio of a stream as a block source (the built-in cohort is decoded
+/// from the binary).
+fn stream_source(s: &StreamFeatures) -> Result<Box<dyn audio::Source>> {
     if s.file == Path::new(super::cohort::COHORT_NAME) {
-        audio::decode_bytes(super::cohort::BUILTIN_COHORT_FLAC, "cohort.flac")
+        let x = audio::decode_bytes(super::cohort::BUILTIN_COHORT_FLAC, "cohort.flac")?;
+        Ok(Box::new(audio::MemorySource::new(
+            x,
+            audio::BLOCK,
+            "cohort.flac",
+        )))
     } else {
-        audio::read_file(&s.file)
+        Ok(Box::new(audio::FileSource::open(&s.file)?))
+    }
+}
+
+/// The audio of a stream, whole (calibration refits the verifier on it).
+fn stream_audio(s: &StreamFeatures) -> Result<Vec<f32>> {
+    let mut src = stream_source(s)?;
+    let mut all = Vec::new();
+    let mut block = Vec::with_capacity(audio::BLOCK);
+    loop {
+        block.clear();
+        if src.read(&mut block)? == 0 {
+            return Ok(all);
+        }
+        all.extend_from_slice(&block);
     }
 }
 
 /// Rescores every event with the cascade (one list of events per stream):
-/// each event's distance becomes its verified score.
+/// each event's distance becomes its verified score. Each recording is read
+/// again block by block, holding only the audio from the next event's
+/// window on (memory does not grow with the recording's length).
 pub fn verify_events(
     cascade: &Cascade,
     streams: &[StreamFeatures],
@@ -175,9 +482,36 @@ pub fn verify_events(
         .try_for_each_init(
             || cascade.clone(),
             |c, (s, ev)| {
-                let x = stream_audio(s)?;
-                for e in ev.iter_mut() {
-                    e.distance = c.rescore(e.keyword, e.distance, &x, 0, e.start, e.end)?;
+                let centre = |e: &Detected| crate::verify::centre_sample(e.start, e.end);
+                let mut order: Vec<usize> = (0..ev.len()).collect();
+                order.sort_by_key(|&i| centre(&ev[i]));
+                let reach = crate::verify::REACH as i64;
+                let mut src = stream_source(s)?;
+                // `held[0]` is stream sample `first`.
+                let (mut held, mut first) = (Vec::new(), 0i64);
+                let mut block = Vec::with_capacity(audio::BLOCK);
+                let mut next = 0;
+                let mut done = false;
+                while next < order.len() {
+                    if !done {
+                        block.clear();
+                        done = src.read(&mut block)? == 0;
+                        held.extend_from_slice(&block);
+                    }
+                    let end = first + held.len() as i64;
+                    while next < order.len() && (done || centre(&ev[order[next]]) + reach <= end) {
+                        let e = &mut ev[order[next]];
+                        e.distance =
+                            c.rescore(e.keyword, e.distance, &held, first, e.start, e.end)?;
+                        next += 1;
+                    }
+                    // Keep the audio from the next event's window on.
+                    let keep = order
+                        .get(next)
+                        .map_or(end, |&i| centre(&ev[i]) - reach)
+                        .clamp(first, end);
+                    held.drain(..(keep - first) as usize);
+                    first = keep;
                 }
                 Ok(())
             },
@@ -239,7 +573,7 @@ fn detect_reusing(
         _ => {
             let mut r: Vec<Vec<Detected>> = streams
                 .par_iter()
-                .map(|s| run_detector(keywords, &props, cfg, &s.features))
+                .map(|s| run_detector_frames(keywords, &props, cfg, &s.features))
                 .collect::<Result<_>>()?;
             if let Some(c) = cascade {
                 verify_events(c, streams, &mut r)?;
@@ -405,7 +739,7 @@ fn run_grid(
     let flat: Vec<Vec<Detected>> = jobs
         .par_iter()
         .map(|&(g, s)| {
-            run_detector(
+            run_detector_frames(
                 keywords,
                 &vec![grid[g]; keywords.len()],
                 cfg,
@@ -758,6 +1092,49 @@ pub fn write_calibration(
 
 #[cfg(test)]
 mod tests {
+
+    /// A long recording's frames go to disk: the frames in memory stay
+    /// bounded (counted) whatever its length, and reading them back gives the
+    /// in-memory frames bit for bit.
+    #[test]
+    fn long_recordings_spill_with_bounded_frames_in_memory() {
+        use crate::features::{FrontendConfig, MfccConfig};
+        let cfg = FrontendConfig::Mfcc(MfccConfig::default());
+        let mut fe = cfg.build().unwrap();
+        let norm = Normalizer::identity(fe.dim());
+        let mut x = 7u32;
+        let one: Vec<f32> = (0..16000 * 50)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x as f32 / u32::MAX as f32 - 0.5) * 0.1 + (i as f32 * 0.05).sin() * 0.2
+            })
+            .collect();
+        let mut peaks = Vec::new();
+        for reps in [1usize, 4] {
+            let samples = one.repeat(reps);
+            let want = stream_features(&mut *fe, &norm, &samples).unwrap();
+            let mut src = audio::MemorySource::new(samples.clone(), audio::BLOCK, "x");
+            let (frames, n, peak) = source_frames(&mut *fe, &norm, &mut src).unwrap();
+            assert_eq!(n as usize, samples.len());
+            assert!(
+                matches!(frames, Frames::Disk { .. }),
+                "{} frames",
+                frames.len()
+            );
+            let got = frames.load().unwrap();
+            assert_eq!(got.data.shape(), want.data.shape());
+            assert!(got
+                .data
+                .iter()
+                .zip(want.data.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+            peaks.push(peak);
+        }
+        assert!(peaks[1] <= SPILL_FRAMES + 64, "{peaks:?}");
+        assert!(peaks[1] <= peaks[0] + 64, "{peaks:?}");
+    }
     use super::*;
 
     #[test]
@@ -768,6 +1145,12 @@ mod tests {
         assert!(just_under(0.0) < 0.0);
         assert!(just_under(-4.0) < -4.0 && just_under(-4.0) > -4.000001);
     }
+}
+
+/// Energy of one 20 ms frame (320 samples), dB re full scale.
+fn frame_db(f: &[f32]) -> f64 {
+    let e = f.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() / 320.0;
+    10.0 * (e + 1e-12).log10()
 }
 
 /// How speech-like a background recording is, from its 20 ms frame energies.
@@ -788,13 +1171,28 @@ impl SpeechCheck {
 
     /// Measures `samples` (16 kHz).
     pub fn of(samples: &[f32]) -> SpeechCheck {
-        let db: Vec<f64> = samples
-            .chunks_exact(320)
-            .map(|f| {
-                let e = f.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() / 320.0;
-                10.0 * (e + 1e-12).log10()
-            })
-            .collect();
+        Self::of_frame_db(samples.chunks_exact(320).map(frame_db).collect())
+    }
+
+    /// [`SpeechCheck::of`] of a whole source read block by block: only the
+    /// 20 ms energies are kept (8 bytes per 320 samples), not the samples. The
+    /// frames and their sums are those of [`SpeechCheck::of`] over the same
+    /// samples, so the result is the same.
+    pub fn of_source(src: &mut dyn audio::Source) -> Result<SpeechCheck> {
+        let mut db = Vec::new();
+        let mut buf = Vec::with_capacity(audio::BLOCK + 320);
+        loop {
+            let n = src.read(&mut buf)?;
+            let whole = buf.len() / 320 * 320;
+            db.extend(buf[..whole].chunks_exact(320).map(frame_db));
+            buf.drain(..whole);
+            if n == 0 {
+                return Ok(Self::of_frame_db(db));
+            }
+        }
+    }
+
+    fn of_frame_db(db: Vec<f64>) -> SpeechCheck {
         if db.is_empty() {
             return SpeechCheck {
                 peak_dbfs: -120.0,
@@ -855,5 +1253,30 @@ mod speech_check_tests {
             "{:?}",
             SpeechCheck::of(&bursts)
         );
+    }
+
+    #[test]
+    fn speech_check_of_a_source_in_blocks_is_that_of_the_samples() {
+        let mut s = 5u64;
+        let x: Vec<f32> = (0..16000 * 3 + 123)
+            .map(|i| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let burst = if (i / 2000) % 3 == 0 { 0.3 } else { 0.003 };
+                burst * ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+            })
+            .collect();
+        for block in [1, 319, 1000, 1600] {
+            let mut src = crate::audio::MemorySource::new(x.clone(), block, "x");
+            let got = SpeechCheck::of_source(&mut src).unwrap();
+            let want = SpeechCheck::of(&x);
+            assert_eq!(got.peak_dbfs.to_bits(), want.peak_dbfs.to_bits(), "{block}");
+            assert_eq!(
+                got.modulation_db.to_bits(),
+                want.modulation_db.to_bits(),
+                "{block}"
+            );
+        }
     }
 }

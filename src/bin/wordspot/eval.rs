@@ -527,8 +527,9 @@ fn run_stream(a: StreamArgs) -> Result<()> {
             .with_context(|| format!("{}: cannot create", dir.display()))?;
         for (i, s) in streams.iter().enumerate() {
             let samples = wordspot::audio::read_file(&s.file)?;
-            let curves = stream::distance_curves(&keywords, det.fusion, det, &s.features);
-            let f = &s.features;
+            // Plots need the whole curve: a long recording's frames are read back.
+            let f = &s.features.load()?;
+            let curves = stream::distance_curves(&keywords, det.fusion, det, f);
             let fig = FilePlot {
                 title: s.file.display().to_string(),
                 samples: &samples,
@@ -583,7 +584,8 @@ pub fn run_calibrate(a: CalibrateArgs) -> Result<()> {
     let streams = load_streams(&files, &cfg, &norm)?;
     let mut not_speech = Vec::new();
     for f in &files {
-        let check = stream::SpeechCheck::of(&wordspot::audio::read_file(f)?);
+        // Block by block: a long background recording is not held in memory.
+        let check = stream::SpeechCheck::of_source(&mut wordspot::audio::FileSource::open(f)?)?;
         if !check.is_speech_like() {
             not_speech.push(f.display().to_string());
             eprintln!(
