@@ -132,8 +132,14 @@ pub fn run(a: DemoArgs) -> Result<()> {
     writeln!(
         std::io::stdout(),
         "1. enroll: 'alexa' from 3 takes by 3 speakers; scores normalised on {COHORT_SECONDS} s of \
-         keyword-free speech by other speakers, threshold {:.2} ({}){closest}",
-        m.threshold, m.threshold_source
+         keyword-free speech by other speakers{}, threshold {:.2} ({}){closest}",
+        if m.verifier.is_some() {
+            "; DTW candidates checked by the built-in word verifier"
+        } else {
+            ""
+        },
+        m.threshold,
+        m.threshold_source
     )?;
     let keywords = templates::load(&store, &mut *fe, &norm)?;
     let threshold = m.threshold;
