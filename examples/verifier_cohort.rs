@@ -15,7 +15,7 @@ use wordspot::verify::{background_embeddings, WordEmbedder};
 fn main() -> Result<()> {
     let x = wordspot::audio::decode_bytes(BUILTIN_COHORT_FLAC, "cohort.flac")?;
     let mut e = WordEmbedder::builtin()?;
-    let rows = background_embeddings(&mut e, &x)?;
+    let rows = background_embeddings(&mut e, &x, None)?;
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/verifier_cohort.f32");
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).context(path)?);
     for r in &rows {

@@ -301,6 +301,73 @@ pub fn centred_window(samples: &[f32], centre: i64, out: &mut [f32]) {
     }
 }
 
+/// Samples of the raised-cosine ramp at each edge of a [`silence_outside`] mask (5 ms).
+const RAMP: i64 = 80;
+
+/// Silences `window` outside samples `from..to` (indices into the window,
+/// clamped), with a [`RAMP`]-sample raised-cosine ramp inside each edge so
+/// the cut adds no click to the filterbank.
+pub fn silence_outside(window: &mut [f32], from: i64, to: i64) {
+    let n = window.len() as i64;
+    let (a, b) = (from.clamp(0, n), to.clamp(0, n));
+    for (i, v) in window.iter_mut().enumerate() {
+        let i = i as i64;
+        let g = if i < a || i >= b {
+            0.0
+        } else {
+            // Ramp only where the span is cut, not at the window's edges.
+            let left = if from > 0 { i - a } else { RAMP };
+            let right = if to < n { b - 1 - i } else { RAMP };
+            let d = left.min(right);
+            if d >= RAMP {
+                1.0
+            } else {
+                0.5 - 0.5 * (std::f32::consts::PI * (d as f32 + 0.5) / RAMP as f32).cos()
+            }
+        };
+        *v *= g;
+    }
+}
+
+/// Silences a [`WINDOW`] centred on a match over `start..end` seconds
+/// (as [`centre_sample`] centres it) outside the match and `margin` seconds
+/// on either side of it.
+pub fn mask_to_match(window: &mut [f32], start: f64, end: f64, margin: f32) {
+    let a = centre_sample(start, end) - REACH as i64;
+    let sr = SAMPLE_RATE as f64;
+    let from = ((start - margin as f64) * sr).round() as i64 - a;
+    let to = ((end + margin as f64) * sr).round() as i64 - a;
+    silence_outside(window, from, to);
+}
+
+/// The samples of recording `path` in the [`WINDOW`] centred on the middle
+/// of a match over `start..end` seconds, read block by block without
+/// decoding past the window (a long recording is not read whole); zero where
+/// the window runs past either end of the recording.
+pub fn match_window(path: &Path, start: f64, end: f64, out: &mut [f32]) -> Result<()> {
+    use audio::Source;
+    let first = centre_sample(start, end) - REACH as i64;
+    out.iter_mut().for_each(|v| *v = 0.0);
+    let mut src = audio::FileSource::open(path)?;
+    let mut block = Vec::with_capacity(audio::BLOCK);
+    let mut at: i64 = 0;
+    while at < first + WINDOW as i64 {
+        block.clear();
+        let n = src.read(&mut block)?;
+        if n == 0 {
+            break;
+        }
+        for (i, &v) in block.iter().enumerate() {
+            let j = at + i as i64 - first;
+            if (0..WINDOW as i64).contains(&j) {
+                out[j as usize] = v;
+            }
+        }
+        at += n as i64;
+    }
+    Ok(())
+}
+
 /// An enrollment take's embedding: the take centred in the window (its middle
 /// [`WINDOW`] samples if longer).
 pub fn embed_take(embedder: &mut WordEmbedder, take: &[f32]) -> Result<Vec<f32>> {
@@ -377,6 +444,12 @@ pub struct VerifierConfig {
     pub lo: f32,
     /// Upper clamp of the standardised similarity.
     pub hi: f32,
+    /// Seconds of audio kept on each side of a candidate's match in its
+    /// window; the rest is silenced, as around the takes (whose windows are
+    /// the trimmed take padded with zeros). `None`: the whole window, context
+    /// and all.
+    #[serde(default)]
+    pub margin: Option<f32>,
 }
 
 impl Default for VerifierConfig {
@@ -388,6 +461,7 @@ impl Default for VerifierConfig {
             candidate: -2.0,
             lo: -3.0,
             hi: 10.0,
+            margin: None,
         }
     }
 }
@@ -442,6 +516,9 @@ pub fn centre_sample(start: f64, end: f64) -> i64 {
 pub struct Cascade {
     embedder: WordEmbedder,
     refs: Vec<Vec<Vec<f32>>>,
+    /// Per keyword, the median length of its takes in samples (the span a
+    /// background window keeps when candidates are masked).
+    take_len: Vec<usize>,
     entries: Vec<VerifierEntry>,
     buf: Vec<f32>,
     emb: Vec<f32>,
@@ -464,13 +541,16 @@ impl Cascade {
             return Ok(None);
         }
         let mut embedder = WordEmbedder::builtin()?;
-        let refs = keywords
+        let (refs, take_len) = keywords
             .iter()
             .map(|k| take_refs(&mut embedder, k))
-            .collect::<Result<_>>()?;
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
         Ok(Some(Cascade {
             embedder,
             refs,
+            take_len,
             entries,
             buf: vec![0.0; WINDOW],
             emb: vec![0.0; DIM],
@@ -499,40 +579,79 @@ impl Cascade {
             .flat_map(|(i, x)| norm_centres(x.len()).map(move |c| (i, c)))
             .collect();
         let step = all.len().div_ceil(MAX_NORM_WINDOWS).max(1);
-        let embs: Vec<Vec<f32>> = all
-            .par_iter()
-            .step_by(step)
-            .map_init(
-                || (self.embedder.clone(), vec![0.0; WINDOW]),
-                |(e, buf), &(i, c)| {
-                    let mut out = vec![0.0; DIM];
-                    e.embed_centred(&background[i], c, buf, &mut out)?;
-                    Ok(out)
-                },
-            )
-            .collect::<Result<_>>()?;
-        for (refs, entry) in self.refs.iter().zip(&mut self.entries) {
-            let sims: Vec<f32> = embs.iter().map(|v| best_similarity(refs, v)).collect();
+        let embed_all = |keep: Option<usize>| -> Result<Vec<Vec<f32>>> {
+            all.par_iter()
+                .step_by(step)
+                .map_init(
+                    || (self.embedder.clone(), vec![0.0; WINDOW]),
+                    |(e, buf), &(i, c)| {
+                        let mut out = vec![0.0; DIM];
+                        centred_window(&background[i], c, buf);
+                        if let Some(keep) = keep {
+                            keep_middle(buf, keep);
+                        }
+                        e.embed(buf, &mut out)?;
+                        Ok(out)
+                    },
+                )
+                .collect()
+        };
+        // Unmasked windows serve every keyword; masked ones are per keyword.
+        let mut shared: Option<Vec<Vec<f32>>> = None;
+        for k in 0..self.refs.len() {
+            let keep = self.norm_span(k);
+            let masked;
+            let embs = match keep {
+                Some(w) => {
+                    masked = embed_all(Some(w))?;
+                    &masked
+                }
+                None => {
+                    if shared.is_none() {
+                        shared = Some(embed_all(None)?);
+                    }
+                    shared.as_ref().expect("just set")
+                }
+            };
+            let sims: Vec<f32> = embs
+                .iter()
+                .map(|v| best_similarity(&self.refs[k], v))
+                .collect();
             if let Some(n) = VerifierNorm::fit(&sims) {
-                entry.norm = n;
+                self.entries[k].norm = n;
             }
         }
         Ok(())
     }
 
+    /// Samples a background window of keyword `k` keeps around its centre
+    /// when candidates are masked ([`VerifierConfig::margin`]): the median
+    /// take plus the margin on each side.
+    fn norm_span(&self, k: usize) -> Option<usize> {
+        let m = self.entries[k].config.margin?;
+        Some(self.take_len[k] + 2 * (m.max(0.0) * SAMPLE_RATE as f32) as usize)
+    }
+
     /// The standardised similarity of keyword `k` to the window centred on
-    /// sample `centre`, where `samples[0]` is stream sample `first` (samples
-    /// outside `samples` count as silence). One window: windows 0.15 s either
-    /// side as well scored the same on the benchmark's candidates (miss at
-    /// 1 FA/h 26.2% both, offline) at three times the cost.
+    /// a match over `start..end` seconds, where `samples[0]` is stream sample
+    /// `first` (samples outside `samples` count as silence). With a
+    /// [`VerifierConfig::margin`] only the match and that margin are heard.
+    /// One window: windows 0.15 s either side as well scored the same on the
+    /// benchmark's candidates (miss at 1 FA/h 26.2% both, offline) at three
+    /// times the cost.
     pub fn similarity(
         &mut self,
         k: usize,
         samples: &[f32],
         first: i64,
-        centre: i64,
+        start: f64,
+        end: f64,
     ) -> Result<f32> {
+        let centre = centre_sample(start, end);
         centred_window(samples, centre - first, &mut self.buf);
+        if let Some(m) = self.entries[k].config.margin {
+            mask_to_match(&mut self.buf, start, end, m);
+        }
         self.embedder.embed(&self.buf, &mut self.emb)?;
         Ok(self.entries[k]
             .norm
@@ -550,34 +669,52 @@ impl Cascade {
         start: f64,
         end: f64,
     ) -> Result<f32> {
-        let v = self.similarity(k, samples, first, centre_sample(start, end))?;
+        let v = self.similarity(k, samples, first, start, end)?;
         Ok(self.entries[k].config.score(z, v))
     }
 }
 
-/// The embeddings of a keyword's stored takes.
-pub fn take_refs(embedder: &mut WordEmbedder, k: &Keyword) -> Result<Vec<Vec<f32>>> {
-    k.manifest
+/// The embeddings of a keyword's stored takes, and their median length in samples.
+pub fn take_refs(embedder: &mut WordEmbedder, k: &Keyword) -> Result<(Vec<Vec<f32>>, usize)> {
+    let mut lens = Vec::with_capacity(k.manifest.takes.len());
+    let refs = k
+        .manifest
         .takes
         .iter()
         .map(|t| {
             let x = audio::read_file(&k.dir.join(&t.file))?;
+            lens.push(x.len());
             embed_take(embedder, &x)
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    lens.sort_unstable();
+    Ok((refs, lens.get(lens.len() / 2).copied().unwrap_or(0)))
+}
+
+/// Silences a window outside its middle `keep` samples (see [`silence_outside`]).
+pub fn keep_middle(window: &mut [f32], keep: usize) {
+    let n = window.len() as i64;
+    let a = (n - keep as i64) / 2;
+    silence_outside(window, a, a + keep as i64);
 }
 
 /// Embeddings of the background windows of `samples` (every 0.75 s, as
-/// norms are fitted).
+/// norms are fitted), each silenced outside its middle `keep` samples when
+/// given.
 pub fn background_embeddings(
     embedder: &mut WordEmbedder,
     samples: &[f32],
+    keep: Option<usize>,
 ) -> Result<Vec<Vec<f32>>> {
     let mut buf = vec![0.0; WINDOW];
     norm_centres(samples.len())
         .map(|c| {
             let mut out = vec![0.0; DIM];
-            embedder.embed_centred(samples, c, &mut buf, &mut out)?;
+            centred_window(samples, c, &mut buf);
+            if let Some(keep) = keep {
+                keep_middle(&mut buf, keep);
+            }
+            embedder.embed(&buf, &mut out)?;
             Ok(out)
         })
         .collect()
@@ -638,6 +775,58 @@ mod tests {
         assert_eq!(w[a], 1.0);
         assert_eq!(w[a + 99], 100.0);
         assert_eq!(w[a + 100], 0.0);
+    }
+
+    #[test]
+    fn silence_outside_keeps_the_span_with_ramps() {
+        let mut w = vec![1.0f32; 1000];
+        silence_outside(&mut w, 200, 600);
+        assert!(w[..200].iter().all(|&v| v == 0.0));
+        assert!(w[600..].iter().all(|&v| v == 0.0));
+        assert!(w[200 + RAMP as usize..600 - RAMP as usize]
+            .iter()
+            .all(|&v| v == 1.0));
+        // Ramps rise monotonically from near 0 to near 1.
+        assert!(w[200] > 0.0 && w[200] < 0.01, "{}", w[200]);
+        assert!(w[200..280].windows(2).all(|p| p[0] <= p[1]));
+        assert!((w[599] - w[200]).abs() < 1e-6);
+        // Spans past either end are clamped.
+        let mut w = vec![1.0f32; 100];
+        silence_outside(&mut w, -50, 500);
+        assert_eq!(w[50], 1.0);
+    }
+
+    #[test]
+    fn mask_to_match_keeps_the_match_and_its_margins() {
+        // A match over 2.0-2.5 s: the window is centred on 2.25 s, so it
+        // starts at 1.5 s; with 0.1 s margins it keeps 1.9-2.6 s, i.e.
+        // window samples 6400..17600.
+        let mut w = vec![1.0f32; WINDOW];
+        mask_to_match(&mut w, 2.0, 2.5, 0.1);
+        assert_eq!(w[6399], 0.0);
+        assert!(w[6400] > 0.0);
+        assert_eq!(w[12_000], 1.0);
+        assert!(w[17_599] > 0.0);
+        assert_eq!(w[17_600], 0.0);
+    }
+
+    #[test]
+    fn match_window_reads_what_the_whole_file_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.wav");
+        // 3 s; a value per sample that survives 16-bit WAV rounding.
+        let x: Vec<f32> = (0..48_000)
+            .map(|i| ((i % 2000) as f32 - 1000.0) / 2048.0)
+            .collect();
+        crate::audio::write_wav(&p, &x).unwrap();
+        let all = crate::audio::read_file(&p).unwrap();
+        for (start, end) in [(0.1, 0.4), (1.2, 1.9), (2.7, 2.95)] {
+            let mut a = vec![0.0; WINDOW];
+            let mut b = vec![9.0; WINDOW];
+            centred_window(&all, centre_sample(start, end), &mut a);
+            match_window(&p, start, end, &mut b).unwrap();
+            assert_eq!(a, b, "{start}-{end}");
+        }
     }
 
     #[test]

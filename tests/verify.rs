@@ -128,7 +128,7 @@ fn streaming_verified_events_equal_the_evaluation_path() {
         &norm,
         None,
         det,
-        true,
+        Some(wordspot::verify::VerifierConfig::default()),
     )
     .unwrap();
     let entry = m.verifier.expect("a verifier entry");

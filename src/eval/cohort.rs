@@ -24,8 +24,8 @@ use crate::features::{Features, Frontend};
 use crate::normalize::Normalizer;
 use crate::templates::{write_manifest, Keyword, Manifest, DEFAULT_NORMED_THRESHOLD};
 use crate::verify::{
-    fit_norm_on, take_refs, Cascade, VerifierConfig, VerifierEntry, WordEmbedder,
-    DEFAULT_VERIFIED_THRESHOLD, DIM,
+    background_embeddings, fit_norm_on, take_refs, Cascade, VerifierConfig, VerifierEntry,
+    WordEmbedder, DEFAULT_VERIFIED_THRESHOLD, DIM,
 };
 use crate::{audio, Error, Result, SAMPLE_RATE};
 
@@ -108,7 +108,8 @@ pub enum CohortReport {
 /// Normalises the scores of the keyword enrolled in `dir` (manifest `m`,
 /// already written by [`crate::templates::enroll`]) on the built-in cohort:
 /// each take gets its [`ScoreNorm`]; with `verify` (and a build with the
-/// verifier) the keyword also gets its verifier entry ([`fit_verifier`]); the
+/// verifier) the keyword also gets its verifier entry with those settings
+/// ([`fit_verifier`]); the
 /// threshold becomes `threshold` or the default of its scale
 /// ([`DEFAULT_VERIFIED_THRESHOLD`] or [`DEFAULT_NORMED_THRESHOLD`]; source
 /// `manual` or `cohort-normalised`), the manifest is rewritten and `m`
@@ -120,7 +121,7 @@ pub fn normalise_keyword(
     normalizer: &Normalizer,
     threshold: Option<f32>,
     cfg: DetectorConfig,
-    verify: bool,
+    verify: Option<VerifierConfig>,
 ) -> Result<CohortReport> {
     // A keyword folder loads as a store of one keyword.
     let mut kw: Keyword = crate::templates::load(dir, &mut *frontend, normalizer)?
@@ -138,7 +139,10 @@ pub fn normalise_keyword(
     for (t, n) in m.takes.iter_mut().zip(&norms) {
         t.score_norm = Some(*n);
     }
-    m.verifier = if verify { fit_verifier(&kw)? } else { None };
+    m.verifier = match verify {
+        Some(config) => fit_verifier(&kw, config)?,
+        None => None,
+    };
     kw.manifest.verifier = m.verifier;
     let default = if m.verifier.is_some() {
         DEFAULT_VERIFIED_THRESHOLD
@@ -184,21 +188,28 @@ pub fn normalise_keyword(
     })
 }
 
-/// The verifier entry of a keyword whose takes are stored: the built-in
-/// model embeds the takes and windows of the built-in cohort, and the
+/// The verifier entry of a keyword whose takes are stored, with settings
+/// `config`: the built-in model embeds the takes and windows of the built-in
+/// cohort (masked as candidates will be when `config` has a margin), and the
 /// similarity norm is fitted on those windows. `None` in a build without the
 /// verifier or when the cohort gives too few windows.
-pub fn fit_verifier(kw: &Keyword) -> Result<Option<VerifierEntry>> {
+pub fn fit_verifier(kw: &Keyword, config: VerifierConfig) -> Result<Option<VerifierEntry>> {
     if !cfg!(feature = "embedding") {
         return Ok(None);
     }
     let mut e = WordEmbedder::builtin()?;
-    let refs = take_refs(&mut e, kw)?;
-    let background = builtin_cohort_embeddings()?;
-    Ok(fit_norm_on(&background, &refs).map(|norm| VerifierEntry {
-        norm,
-        config: VerifierConfig::default(),
-    }))
+    let (refs, take_len) = take_refs(&mut e, kw)?;
+    let background = match config.margin {
+        // Candidates are heard masked to their match: so are the cohort's
+        // windows, to the median take plus the margins.
+        Some(m) => {
+            let x = audio::decode_bytes(BUILTIN_COHORT_FLAC, "cohort.flac")?;
+            let keep = take_len + 2 * (m.max(0.0) * SAMPLE_RATE as f32) as usize;
+            background_embeddings(&mut e, &x, Some(keep))?
+        }
+        None => builtin_cohort_embeddings()?,
+    };
+    Ok(fit_norm_on(&background, &refs).map(|norm| VerifierEntry { norm, config }))
 }
 
 /// The built-in model's embeddings of the cohort's background windows

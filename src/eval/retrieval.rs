@@ -31,6 +31,10 @@ use crate::normalize::Normalizer;
 use crate::query::fuse_curves;
 use crate::search::{file_features, FeatureCache};
 use crate::templates::voiced_range;
+use crate::verify::{
+    best_similarity, embed_take, mask_to_match, match_window, VerifierConfig, VerifierNorm,
+    WordEmbedder, DIM, WINDOW,
+};
 use crate::{Error, Result, SAMPLE_RATE};
 
 /// Retrieval settings.
@@ -46,6 +50,58 @@ pub struct RetrievalOptions {
     pub words: Option<Vec<String>>,
     /// Feature cache for the recordings.
     pub cache: Option<FeatureCache>,
+    /// Rerank each query's best recordings with the word verifier.
+    pub rerank: Option<Rerank>,
+}
+
+/// Second-stage reranking of a query's best matches by the built-in word
+/// verifier ([`crate::verify`]), the retrieval form of the detector's
+/// cascade: each of the `top` best recordings is scored
+/// [`VerifierConfig::score`]`(z, v)`, where `z` standardises its DTW distance
+/// over all the query's recordings (median and 1.4826 × MAD) and `v` is the
+/// standardised similarity of the 1.5 s window centred on its match to the
+/// query's examples ([`VerifierNorm`] fitted on the built-in cohort's
+/// windows); recordings past `top` keep their DTW order after them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rerank {
+    /// How many of each query's best recordings are rescored.
+    pub top: usize,
+    /// How the standardised distance and similarity combine.
+    pub config: VerifierConfig,
+}
+
+impl Default for Rerank {
+    fn default() -> Self {
+        Rerank {
+            top: 30,
+            config: VerifierConfig::default(),
+        }
+    }
+}
+
+/// One recording ranked for a query: its best match.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    score: f32,
+    distance: f32,
+    /// Standardised similarity (NaN when not verified).
+    sim: f32,
+    file: usize,
+    start: f64,
+    end: f64,
+}
+
+/// Median and 1.4826 × MAD of `d` (finite values only; scale floored).
+fn robust_z(d: &[f32]) -> (f32, f32) {
+    let mut v: Vec<f32> = d.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return (0.0, 1.0);
+    }
+    v.sort_by(f32::total_cmp);
+    let m = v[v.len() / 2];
+    let mut dev: Vec<f32> = v.iter().map(|x| (x - m).abs()).collect();
+    dev.sort_by(f32::total_cmp);
+    (m, (1.4826 * dev[dev.len() / 2]).max(1e-6))
 }
 
 /// The outcome of one retrieval evaluation.
@@ -139,8 +195,8 @@ pub fn speaker_of(path: &Path) -> String {
 /// For query `qi` of `qs`, up to `n` other queries of the same word, each by a
 /// different speaker and none by the query's speaker, taken in order after
 /// `qi` (wrapping), so the choice is deterministic.
-fn pick_examples(qs: &[(&Occurrence, Features)], qi: usize, n: usize) -> Vec<usize> {
-    let o = qs[qi].0;
+fn pick_examples(qs: &[&Occurrence], qi: usize, n: usize) -> Vec<usize> {
+    let o = qs[qi];
     let mut speakers = vec![speaker_of(&o.file)];
     let mut out = Vec::new();
     for step in 1..qs.len() {
@@ -148,7 +204,7 @@ fn pick_examples(qs: &[(&Occurrence, Features)], qi: usize, n: usize) -> Vec<usi
             break;
         }
         let j = (qi + step) % qs.len();
-        let c = qs[j].0;
+        let c = qs[j];
         if c.word != o.word || c.file == o.file {
             continue;
         }
@@ -212,9 +268,9 @@ pub fn evaluate_examples(
         by_file.entry(q.file.as_path()).or_default().push(q);
     }
     let groups: Vec<(&Path, Vec<&Occurrence>)> = by_file.into_iter().collect();
-    let per_file: Vec<Vec<(&Occurrence, Features)>> =
+    let per_file: Vec<Vec<(&Occurrence, Features, Vec<f32>)>> =
         super::frontend_pool(&groups, frontend, |(path, occs), fe| {
-            let need_audio = opts.trim || !opts.context;
+            let need_audio = opts.trim || !opts.context || opts.rerank.is_some();
             let samples = if need_audio {
                 audio::read_file(path)?
             } else {
@@ -223,6 +279,14 @@ pub fn evaluate_examples(
             let mut out = Vec::new();
             for o in occs {
                 let (s, e) = span(o, &samples, opts.trim);
+                let clip = if opts.rerank.is_some() {
+                    let sr = SAMPLE_RATE as f64;
+                    let a = ((s * sr) as usize).min(samples.len());
+                    let b = ((e * sr).ceil() as usize).min(samples.len());
+                    samples[a..b].to_vec()
+                } else {
+                    Vec::new()
+                };
                 let q = if opts.context {
                     let f = &feats[index[path]];
                     let (a, b) = frames_in(f, s, e);
@@ -241,11 +305,11 @@ pub fn evaluate_examples(
                         .map_err(|e| query_error(o, &e.to_string()))?;
                     normalizer.apply_features(&f)
                 };
-                out.push((*o, q));
+                out.push((*o, q, clip));
             }
             Ok(out)
         })?;
-    let qfeats: Vec<(&Occurrence, Features)> = per_file.into_iter().flatten().collect();
+    let qfeats: Vec<(&Occurrence, Features, Vec<f32>)> = per_file.into_iter().flatten().collect();
     // 3. Rank the other recordings for every query.
     let containing: BTreeMap<&str, BTreeSet<&Path>> =
         labels.occurrences.iter().fold(BTreeMap::new(), |mut m, o| {
@@ -254,44 +318,95 @@ pub fn evaluate_examples(
                 .insert(o.file.as_path());
             m
         });
-    let rankings: Vec<Ranking> = (0..qfeats.len())
+    let occs: Vec<&Occurrence> = qfeats.iter().map(|q| q.0).collect();
+    let lists: Vec<(Vec<usize>, Vec<Candidate>)> = (0..qfeats.len())
         .into_par_iter()
         .map(|qi| {
-            let o = qfeats[qi].0;
             let mut ex = vec![qi];
-            ex.extend(pick_examples(&qfeats, qi, examples.count - 1));
+            ex.extend(pick_examples(&occs, qi, examples.count - 1));
             let own: BTreeSet<&Path> = ex.iter().map(|&j| qfeats[j].0.file.as_path()).collect();
             let mut fused = Vec::new();
-            let mut scored: Vec<(f32, &PathBuf)> = labels
+            let mut scored: Vec<Candidate> = labels
                 .files
                 .iter()
                 .zip(&feats)
-                .filter(|(p, _)| !own.contains(p.as_path()))
-                .map(|(p, f)| {
+                .enumerate()
+                .filter(|(_, (p, _))| !own.contains(p.as_path()))
+                .map(|(i, (_, f))| {
                     let curves: Vec<Vec<(f32, usize)>> = ex
                         .iter()
                         .map(|&j| subsequence(qfeats[j].1.data.view(), f.data.view(), opts.metric))
                         .collect();
                     fuse_curves(&curves, examples.fusion, &mut fused);
-                    let d = fused
+                    let (end, (d, start)) = fused
                         .iter()
-                        .map(|c| c.0)
-                        .filter(|d| d.is_finite())
-                        .fold(f32::INFINITY, f32::min);
-                    (d, p)
+                        .copied()
+                        .enumerate()
+                        .filter(|(_, c)| c.0.is_finite())
+                        .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0))
+                        .unwrap_or((0, (f32::INFINITY, 0)));
+                    Candidate {
+                        score: d,
+                        distance: d,
+                        sim: f32::NAN,
+                        file: i,
+                        start: f.frame_start(start),
+                        end: f.frame_end(end),
+                    }
                 })
                 .collect();
-            scored.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+            scored.sort_by(|a, b| {
+                a.score
+                    .total_cmp(&b.score)
+                    .then_with(|| labels.files[a.file].cmp(&labels.files[b.file]))
+            });
+            (ex, scored)
+        })
+        .collect();
+    let lists = match opts.rerank {
+        Some(r) => rerank(&qfeats, &labels.files, lists, r)?,
+        None => lists,
+    };
+    let rankings: Vec<Ranking> = lists
+        .iter()
+        .enumerate()
+        .map(|(qi, (ex, scored))| {
+            let o = qfeats[qi].0;
+            let own: BTreeSet<&Path> = ex.iter().map(|&j| qfeats[j].0.file.as_path()).collect();
             let rel = &containing[o.word.as_str()];
             Ranking {
                 relevant: scored
                     .iter()
-                    .map(|(_, p)| rel.contains(p.as_path()))
+                    .map(|c| rel.contains(labels.files[c.file].as_path()))
                     .collect(),
                 total_relevant: rel.iter().filter(|p| !own.contains(*p)).count(),
             }
         })
         .collect();
+    if let Some(path) = std::env::var_os("WORDSPOT_RERANK_DUMP") {
+        use std::io::Write;
+        let mut w = std::fs::File::create(&path).map_err(|e| Error::io(Path::new(&path), e))?;
+        for (qi, (_, scored)) in lists.iter().enumerate() {
+            let rel = &containing[qfeats[qi].0.word.as_str()];
+            let d: Vec<f32> = scored.iter().map(|c| c.distance).collect();
+            let (m, sd) = robust_z(&d);
+            let rows: Vec<(f32, f32, bool)> = scored
+                .iter()
+                .map(|c| {
+                    (
+                        (c.distance - m) / sd,
+                        c.sim,
+                        rel.contains(labels.files[c.file].as_path()),
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                w,
+                "{}",
+                serde_json::json!({"word": qfeats[qi].0.word, "total": rankings[qi].total_relevant, "rows": rows})
+            );
+        }
+    }
     let (rows, without_relevant) = precision_recall(&rankings, ks);
     let words: BTreeSet<&str> = queries.iter().map(|o| o.word.as_str()).collect();
     Ok(RetrievalReport {
@@ -302,6 +417,51 @@ pub fn evaluate_examples(
         recordings: labels.files.len(),
         words: words.len(),
     })
+}
+
+/// Rescores the first `r.top` candidates of every query with the word
+/// verifier (see [`Rerank`]) and sorts them by the combined score; the rest
+/// follow in DTW order.
+fn rerank(
+    qfeats: &[(&Occurrence, Features, Vec<f32>)],
+    files: &[PathBuf],
+    lists: Vec<(Vec<usize>, Vec<Candidate>)>,
+    r: Rerank,
+) -> Result<Vec<(Vec<usize>, Vec<Candidate>)>> {
+    let embedder = WordEmbedder::builtin()?;
+    let cohort = super::cohort::builtin_cohort_embeddings()?;
+    lists
+        .into_par_iter()
+        .map_init(
+            || (embedder.clone(), vec![0.0; WINDOW], vec![0.0; DIM]),
+            |(e, buf, emb), (ex, mut scored)| {
+                let refs: Vec<Vec<f32>> = ex
+                    .iter()
+                    .map(|&j| embed_take(e, &qfeats[j].2))
+                    .collect::<Result<_>>()?;
+                let sims: Vec<f32> = cohort.iter().map(|v| best_similarity(&refs, v)).collect();
+                let norm = VerifierNorm::fit(&sims).unwrap_or(VerifierNorm {
+                    mean: 0.0,
+                    std: 1.0,
+                });
+                let d: Vec<f32> = scored.iter().map(|c| c.distance).collect();
+                let (m, sd) = robust_z(&d);
+                let top = r.top.min(scored.len());
+                for c in &mut scored[..top] {
+                    match_window(&files[c.file], c.start, c.end, buf)?;
+                    if let Some(m) = r.config.margin {
+                        mask_to_match(buf, c.start, c.end, m);
+                    }
+                    e.embed(buf, emb)?;
+                    let v = norm.apply(best_similarity(&refs, emb));
+                    c.sim = v;
+                    c.score = r.config.score((c.distance - m) / sd, v);
+                }
+                scored[..top].sort_by(|a, b| a.score.total_cmp(&b.score));
+                Ok((ex, scored))
+            },
+        )
+        .collect()
 }
 
 /// Per cut-off, the index of the report with the highest F1 (first on ties).
@@ -342,11 +502,6 @@ mod tests {
         assert_eq!(speaker_of(Path::new("x/0a2b_nohash_1.wav")), "0a2b");
         assert_eq!(speaker_of(Path::new("fsdd/7_george_12.wav")), "george");
         assert_eq!(speaker_of(Path::new("w/alexa/3.flac")), "w/alexa/3.flac");
-        let f = Features {
-            data: Array2::zeros((2, 1)),
-            hop: 160,
-            window: 400,
-        };
         let occ = |file: &str, word: &str| Occurrence {
             file: file.into(),
             word: word.into(),
@@ -361,7 +516,7 @@ mod tests {
             occ("c_nohash_1.wav", "x"),
             occ("d_nohash_0.wav", "x"),
         ];
-        let qs: Vec<(&Occurrence, Features)> = os.iter().map(|o| (o, f.clone())).collect();
+        let qs: Vec<&Occurrence> = os.iter().collect();
         // From query 0 (speaker a): skip a's other take and the other word; c once.
         assert_eq!(pick_examples(&qs, 0, 4), vec![3, 5]);
         assert_eq!(pick_examples(&qs, 5, 1), vec![0]);

@@ -158,7 +158,7 @@ pub fn parse_time(s: &str) -> std::result::Result<f64, String> {
 pub const MAX_STREAM_SPAN_S: f32 = 60.0;
 
 /// A number of seconds in `lo..=hi` (`lo` itself excluded when `open_lo`).
-fn seconds_in(s: &str, lo: f32, hi: f32, open_lo: bool) -> std::result::Result<f32, String> {
+pub fn seconds_in(s: &str, lo: f32, hi: f32, open_lo: bool) -> std::result::Result<f32, String> {
     let v: f32 = s
         .trim()
         .parse()

@@ -120,7 +120,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         &norm,
         None,
         cfg,
-        true,
+        Some(wordspot::verify::VerifierConfig::default()),
     )?;
     let closest = match report {
         CohortReport::Normalised {

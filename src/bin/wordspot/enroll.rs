@@ -10,6 +10,7 @@ use wordspot::eval::cohort::{normalise_keyword, CohortReport};
 use wordspot::features::Frontend;
 use wordspot::normalize::Normalizer;
 use wordspot::templates::{enroll, Enrollment, Manifest, TakeAudio};
+use wordspot::verify::VerifierConfig;
 
 use crate::common::{parse_buffer_seconds, parse_time, read_audio, DetectorArgs, FrontendArgs};
 
@@ -55,6 +56,11 @@ pub struct EnrollArgs {
     /// normalising each take's scores on the built-in background cohort.
     #[arg(long)]
     pub no_cohort: bool,
+    /// Seconds of audio the verifier hears on each side of a candidate's
+    /// match (0 to 0.75); the rest of its 1.5 s window is silenced, as around
+    /// the takes. Without it the verifier hears the whole window.
+    #[arg(long, value_name = "S", value_parser = |s: &str| crate::common::seconds_in(s, 0.0, 0.75, false))]
+    pub verify_margin: Option<f32>,
     #[command(flatten)]
     pub det: DetectorArgs,
     #[command(flatten)]
@@ -179,7 +185,10 @@ fn normalise_on_cohort(
         norm,
         a.threshold,
         a.det.config(&a.fe),
-        !a.det.no_verify,
+        (!a.det.no_verify).then(|| VerifierConfig {
+            margin: a.verify_margin,
+            ..VerifierConfig::default()
+        }),
     )?;
     match report {
         CohortReport::Unmatched => eprintln!(

@@ -59,6 +59,10 @@ pub struct RetrievalArgs {
     /// Fusion of a query's examples: `min` or `mean:K`.
     #[arg(long, default_value = "min")]
     pub example_fusion: wordspot::detector::Fusion,
+    /// Rerank each query's N best recordings with the built-in word verifier
+    /// (0: DTW order only).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub rerank: usize,
     /// Sweep transformer layers (wav2vec2 only), e.g. `1-12` or `3,6,9`; `{layer}` in --stats is replaced.
     #[arg(long, value_name = "LIST")]
     pub layers: Option<String>,
@@ -177,6 +181,10 @@ fn run_retrieval(a: RetrievalArgs) -> Result<()> {
         context: a.context,
         trim: a.trim,
         words: a.words.clone(),
+        rerank: (a.rerank > 0).then(|| wordspot::eval::retrieval::Rerank {
+            top: a.rerank,
+            ..Default::default()
+        }),
         cache: (!a.no_cache)
             .then(|| FeatureCache::new(a.cache.clone().unwrap_or_else(FeatureCache::default_dir))),
     };
