@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 
 use crate::annotations::read_annotations;
 use crate::audio;
-use crate::detector::Fusion;
+use crate::detector::{Fusion, ScoreNorm};
+use crate::eval::retrieval::frames_in;
 use crate::features::{extract_utterance, Features, Frontend};
 use crate::normalize::Normalizer;
-use crate::templates::trim_silence;
+use crate::search::{file_features, FeatureCache};
+use crate::templates::{trim_silence, voiced_range};
 use crate::{Error, Result, SAMPLE_RATE};
 
 /// Where one example of a word is: a file, optionally a time range in it.
@@ -177,6 +179,22 @@ pub fn read_query_list(path: &Path) -> Result<Vec<QuerySpec>> {
     Ok(merge_specs(specs))
 }
 
+/// How [`build_queries_with`] turns examples into features.
+#[derive(Debug, Clone, Default)]
+pub struct QueryOptions {
+    /// Keep each example's leading and trailing silence.
+    pub no_trim: bool,
+    /// Contextual queries: encode the example's whole recording and keep the
+    /// frames whose centre lies inside the example's (trimmed) times, instead
+    /// of encoding the cut example alone. For a frontend whose frames see
+    /// beyond their own window (the speech embedding, wav2vec2), the word's
+    /// frames then carry their surrounding speech, as the words of the corpus
+    /// do (the seed paper's "contextual representation").
+    pub context: bool,
+    /// Feature cache for the whole recordings of contextual queries.
+    pub cache: Option<FeatureCache>,
+}
+
 /// Computes the features of every example (decoded, trimmed of silence unless
 /// `no_trim`, encoded as an isolated utterance, normalized). Errors name the
 /// file and the time range.
@@ -185,6 +203,20 @@ pub fn build_queries(
     frontend: &mut dyn Frontend,
     normalizer: &Normalizer,
     no_trim: bool,
+) -> Result<Vec<Query>> {
+    let o = QueryOptions {
+        no_trim,
+        ..QueryOptions::default()
+    };
+    build_queries_with(specs, frontend, normalizer, &o)
+}
+
+/// [`build_queries`] with every option, contextual queries among them.
+pub fn build_queries_with(
+    specs: &[QuerySpec],
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+    opts: &QueryOptions,
 ) -> Result<Vec<Query>> {
     let mut out = Vec::with_capacity(specs.len());
     for s in specs {
@@ -220,7 +252,13 @@ pub fn build_queries(
                     b.map_or("end".to_string(), |b| format!("{b:.3}"))
                 ),
             };
-            let samples = if no_trim {
+            if opts.context {
+                examples.push(context_example(
+                    e, &samples, &what, frontend, normalizer, opts,
+                )?);
+                continue;
+            }
+            let samples = if opts.no_trim {
                 &samples[..]
             } else {
                 trim_silence(&samples, &what)?
@@ -234,6 +272,87 @@ pub fn build_queries(
         });
     }
     Ok(out)
+}
+
+/// The frames of example `e` (whose audio is `samples`) taken from its whole
+/// recording's features.
+fn context_example(
+    e: &ExampleSpec,
+    samples: &[f32],
+    what: &str,
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+    opts: &QueryOptions,
+) -> Result<Features> {
+    let sr = SAMPLE_RATE as f64;
+    let from = e.start.unwrap_or(0.0);
+    let (a, b) = if opts.no_trim {
+        (0, samples.len())
+    } else {
+        voiced_range(samples)
+            .ok_or_else(|| Error::audio(what, "no speech found (silent or too quiet)"))?
+    };
+    let (start, end) = (from + a as f64 / sr, from + b as f64 / sr);
+    let whole = normalizer.apply_features(&file_features(&e.file, frontend, opts.cache.as_ref())?);
+    let (i, j) = frames_in(&whole, start, end);
+    if j <= i {
+        return Err(Error::audio(
+            what,
+            format!("no feature frame of the whole recording is centred in {start:.3}-{end:.3} s"),
+        ));
+    }
+    Ok(whole.slice(i, j))
+}
+
+/// How each example's distances are scaled before the examples of a word
+/// are fused. Raw distances of different examples are not on one scale: a
+/// long or clearly spoken example matches everything at lower distances than
+/// another, so under [`Fusion::Min`] it decides alone, and with more examples
+/// the lowest distance to unrelated speech falls faster than to the word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExampleNorm {
+    /// Raw distances.
+    #[default]
+    None,
+    /// Each example z-normalised on the built-in cohort of keyword-free speech
+    /// (mean and std of its best-match distance ending at every cohort frame,
+    /// as enrollment does for templates).
+    Cohort,
+    /// Each example z-normalised over the recordings being ranked (mean and std
+    /// of its best distance per recording); needs every recording's distances
+    /// first, so only retrieval evaluation offers it.
+    Corpus,
+}
+
+impl std::str::FromStr for ExampleNorm {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(ExampleNorm::None),
+            "cohort" => Ok(ExampleNorm::Cohort),
+            "corpus" => Ok(ExampleNorm::Corpus),
+            _ => Err(Error::invalid(format!(
+                "unknown example normalisation '{s}' (expected none, cohort or corpus)"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for ExampleNorm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ExampleNorm::None => "none",
+            ExampleNorm::Cohort => "cohort",
+            ExampleNorm::Corpus => "corpus",
+        })
+    }
+}
+
+/// Scales a curve's distances by `norm` in place (infinite stays infinite).
+pub fn scale_curve(curve: &mut [(f32, usize)], norm: &ScoreNorm) {
+    for c in curve {
+        c.0 = norm.apply(c.0);
+    }
 }
 
 /// Fuses per-end-frame curves of several examples over one target (each as

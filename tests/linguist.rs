@@ -14,12 +14,15 @@ use wordspot::audio::write_wav;
 use wordspot::detector::Fusion;
 use wordspot::dtw::Metric;
 use wordspot::eval::labels::read_textgrid;
+use wordspot::eval::retrieval::frames_in;
 use wordspot::export::{export, ms, ExportFormat};
 use wordspot::features::{FrontendConfig, MfccConfig};
 use wordspot::normalize::Normalizer;
-use wordspot::query::{build_queries, from_annotation, read_query_list};
+use wordspot::query::{
+    build_queries, build_queries_with, from_annotation, read_query_list, QueryOptions,
+};
 use wordspot::report::{write_report, ReportOptions};
-use wordspot::search::{spot, SpotOptions, WordHit};
+use wordspot::search::{file_features, spot, SpotOptions, WordHit};
 
 /// A session recording (george: 3 7 1) annotated in ELAN and Praat, and a
 /// A word spoken in a recording: (word, start s, end s).
@@ -664,4 +667,104 @@ fn command_line_exports_reports_and_applies_judgements() {
         );
         assert!(err.contains(want), "{a:?}: {err}");
     }
+}
+
+#[test]
+fn context_queries_take_the_words_frames_from_the_whole_recording() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let f = fixture(&data);
+    let cfg = mfcc();
+    let mut fe = cfg.build().unwrap();
+    let norm = Normalizer::identity(fe.dim());
+    let ann = f.dir.path().join("session.eaf");
+    let spec = from_annotation(&ann, "words", "seven").unwrap();
+    let ex = &spec.examples[0];
+    let whole = file_features(&f.session, &mut *fe, None).unwrap();
+    // Untrimmed: exactly the frames of the whole recording centred in the
+    // annotation's times.
+    let o = QueryOptions {
+        no_trim: true,
+        context: true,
+        cache: None,
+    };
+    let q = build_queries_with(std::slice::from_ref(&spec), &mut *fe, &norm, &o).unwrap();
+    let (a, b) = frames_in(&whole, ex.start.unwrap(), ex.end.unwrap());
+    assert!(b > a + 10, "{a}..{b}");
+    assert_eq!(q[0].examples[0].data, whole.slice(a, b).data);
+    // Trimmed (the default): a run of those frames.
+    let o = QueryOptions {
+        no_trim: false,
+        ..o
+    };
+    let qt = build_queries_with(std::slice::from_ref(&spec), &mut *fe, &norm, &o).unwrap();
+    let t = &qt[0].examples[0];
+    assert!(t.len() > 10 && t.len() <= b - a, "{} of {}", t.len(), b - a);
+    assert!(
+        (a..=b - t.len()).any(|i| whole.slice(i, i + t.len()).data == t.data),
+        "the trimmed query is not a run of the recording's frames"
+    );
+    // The cut query's frames differ (encoded alone), the context query finds
+    // the same sevens: all six first among two hits per recording.
+    let cut = build_queries(std::slice::from_ref(&spec), &mut *fe, &norm, false).unwrap();
+    assert_ne!(cut[0].examples[0].data, t.data);
+    let hits = run(&f, &qt, Some(2), None);
+    for (rec, words) in &f.truth[..3] {
+        for (_, s, e) in words.iter().filter(|w| w.0 == "seven") {
+            let h = hits.iter().find(|h| &h.file == rec && overlaps(h, *s, *e));
+            let h = h.unwrap_or_else(|| panic!("seven at {s:.2} in {}", rec.display()));
+            assert!(h.rank <= 6, "{} ranked {}", rec.display(), h.rank);
+        }
+    }
+    // The command line's --context gives these hits.
+    let sp = |p: &Path| p.to_string_lossy().into_owned();
+    let args = [
+        "search",
+        "--query-annotation",
+        &sp(&ann),
+        "--tier",
+        "words",
+        "--value",
+        "seven",
+        "--context",
+        "--frontend",
+        "mfcc",
+        "--per-file",
+        "2",
+        "--top-k",
+        "100",
+        "--no-cache",
+        "--format",
+        "jsonl",
+        &sp(&f.corpus),
+    ];
+    let rows: Vec<(String, f64, f64)> = common::wordspot_ok(&args)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["file"].as_str().unwrap().to_string(),
+                v["start"].as_f64().unwrap(),
+                v["end"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, f64, f64)> = hits
+        .iter()
+        .map(|h| (h.file.to_string_lossy().into_owned(), h.start, h.end))
+        .collect();
+    assert_eq!(rows, want);
+    // A context query whose times hold no frame is a clear error.
+    let mut bad = spec.clone();
+    bad.examples[0].start = Some(0.5);
+    bad.examples[0].end = Some(0.501);
+    let o = QueryOptions { no_trim: true, ..o };
+    let e = build_queries_with(&[bad], &mut *fe, &norm, &o)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no feature frame") && e.contains("session.wav"),
+        "{e}"
+    );
 }

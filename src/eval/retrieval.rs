@@ -25,10 +25,12 @@ use super::labels::{Labels, Occurrence};
 use super::metrics::{precision_recall, PrAtK, Ranking};
 use crate::audio;
 use crate::detector::Fusion;
+use crate::detector::ScoreNorm;
 use crate::dtw::{subsequence, Metric};
+use crate::eval::cohort::{builtin_cohort, score_norms};
 use crate::features::{extract_utterance, Features, FrontendConfig};
 use crate::normalize::Normalizer;
-use crate::query::fuse_curves;
+use crate::query::{fuse_curves, scale_curve, ExampleNorm};
 use crate::search::{file_features, FeatureCache};
 use crate::templates::voiced_range;
 use crate::{Error, Result, SAMPLE_RATE};
@@ -96,13 +98,16 @@ fn query_error(o: &Occurrence, what: &str) -> Error {
     )
 }
 
-/// How many examples each query has and how they are fused.
+/// How many examples each query has, how each example's distances are
+/// scaled and how they are fused.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Examples {
     /// Examples per query (1: the occurrence alone).
     pub count: usize,
     /// Fusion of the examples' distances.
     pub fusion: Fusion,
+    /// Scaling of each example's distances before fusion.
+    pub norm: ExampleNorm,
 }
 
 impl Default for Examples {
@@ -110,6 +115,7 @@ impl Default for Examples {
         Examples {
             count: 1,
             fusion: Fusion::Min,
+            norm: ExampleNorm::None,
         }
     }
 }
@@ -181,9 +187,28 @@ pub fn evaluate_examples(
     ks: &[usize],
     examples: Examples,
 ) -> Result<RetrievalReport> {
-    if examples.count == 0 {
+    let mut r = evaluate_configs(labels, frontend, normalizer, opts, ks, &[examples])?;
+    Ok(r.remove(0))
+}
+
+/// [`evaluate_examples`] for several example settings in one pass: features
+/// are computed once, and each query's examples are matched once against
+/// every recording. Every setting ranks the same recordings: all but those
+/// of the query's examples under the largest `count`, so that settings with
+/// fewer examples are not given more relevant recordings to find. Reports are
+/// in the order of `configs`.
+pub fn evaluate_configs(
+    labels: &Labels,
+    frontend: &FrontendConfig,
+    normalizer: &Normalizer,
+    opts: &RetrievalOptions,
+    ks: &[usize],
+    configs: &[Examples],
+) -> Result<Vec<RetrievalReport>> {
+    if configs.is_empty() || configs.iter().any(|c| c.count == 0) {
         return Err(Error::invalid("examples per query must be at least 1"));
     }
+    let most = configs.iter().map(|c| c.count).max().unwrap_or(1);
     let queries: Vec<&Occurrence> = labels
         .occurrences
         .iter()
@@ -254,54 +279,108 @@ pub fn evaluate_examples(
                 .insert(o.file.as_path());
             m
         });
-    let rankings: Vec<Ranking> = (0..qfeats.len())
+    // Cohort normalisation of every query's features (only when asked for).
+    let cohort_norms: Vec<ScoreNorm> = if configs.iter().any(|c| c.norm == ExampleNorm::Cohort) {
+        let mut fe = frontend.build()?;
+        let cohort = builtin_cohort(&mut *fe, normalizer)?;
+        let qs: Vec<&Features> = qfeats.iter().map(|q| &q.1).collect();
+        score_norms(&cohort, &qs, opts.metric)
+            .into_iter()
+            .map(|n| n.unwrap_or(ScoreNorm::IDENTITY))
+            .collect()
+    } else {
+        vec![ScoreNorm::IDENTITY; qfeats.len()]
+    };
+    // Per query, one ranking per setting.
+    let per_query: Vec<Vec<Ranking>> = (0..qfeats.len())
         .into_par_iter()
         .map(|qi| {
             let o = qfeats[qi].0;
             let mut ex = vec![qi];
-            ex.extend(pick_examples(&qfeats, qi, examples.count - 1));
+            ex.extend(pick_examples(&qfeats, qi, most - 1));
             let own: BTreeSet<&Path> = ex.iter().map(|&j| qfeats[j].0.file.as_path()).collect();
-            let mut fused = Vec::new();
-            let mut scored: Vec<(f32, &PathBuf)> = labels
-                .files
+            let ranked: Vec<usize> = (0..labels.files.len())
+                .filter(|&i| !own.contains(labels.files[i].as_path()))
+                .collect();
+            // curves[e][r]: example e against ranked recording r.
+            let curves: Vec<Vec<Vec<(f32, usize)>>> = ex
                 .iter()
-                .zip(&feats)
-                .filter(|(p, _)| !own.contains(p.as_path()))
-                .map(|(p, f)| {
-                    let curves: Vec<Vec<(f32, usize)>> = ex
+                .map(|&j| {
+                    ranked
                         .iter()
-                        .map(|&j| subsequence(qfeats[j].1.data.view(), f.data.view(), opts.metric))
-                        .collect();
-                    fuse_curves(&curves, examples.fusion, &mut fused);
-                    let d = fused
-                        .iter()
-                        .map(|c| c.0)
-                        .filter(|d| d.is_finite())
-                        .fold(f32::INFINITY, f32::min);
-                    (d, p)
+                        .map(|&i| {
+                            subsequence(qfeats[j].1.data.view(), feats[i].data.view(), opts.metric)
+                        })
+                        .collect()
                 })
                 .collect();
-            scored.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+            let best = |c: &[(f32, usize)]| {
+                c.iter()
+                    .map(|c| c.0)
+                    .filter(|d| d.is_finite())
+                    .fold(f32::INFINITY, f32::min)
+            };
+            let corpus_norms: Vec<ScoreNorm> = curves
+                .iter()
+                .map(|per_file| {
+                    ScoreNorm::fit(per_file.iter().map(|c| best(c))).unwrap_or(ScoreNorm::IDENTITY)
+                })
+                .collect();
             let rel = &containing[o.word.as_str()];
-            Ranking {
-                relevant: scored
-                    .iter()
-                    .map(|(_, p)| rel.contains(p.as_path()))
-                    .collect(),
-                total_relevant: rel.iter().filter(|p| !own.contains(*p)).count(),
-            }
+            let total_relevant = rel.iter().filter(|p| !own.contains(*p)).count();
+            let mut fused = Vec::new();
+            let mut scaled: Vec<Vec<(f32, usize)>> = Vec::new();
+            configs
+                .iter()
+                .map(|c| {
+                    let n = c.count.min(ex.len());
+                    let mut scored: Vec<(f32, &PathBuf)> = ranked
+                        .iter()
+                        .enumerate()
+                        .map(|(r, &i)| {
+                            scaled.clear();
+                            for e in 0..n {
+                                let mut cv = curves[e][r].clone();
+                                match c.norm {
+                                    ExampleNorm::None => {}
+                                    ExampleNorm::Cohort => {
+                                        scale_curve(&mut cv, &cohort_norms[ex[e]])
+                                    }
+                                    ExampleNorm::Corpus => scale_curve(&mut cv, &corpus_norms[e]),
+                                }
+                                scaled.push(cv);
+                            }
+                            fuse_curves(&scaled, c.fusion, &mut fused);
+                            (best(&fused), &labels.files[i])
+                        })
+                        .collect();
+                    scored.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+                    Ranking {
+                        relevant: scored
+                            .iter()
+                            .map(|(_, p)| rel.contains(p.as_path()))
+                            .collect(),
+                        total_relevant,
+                    }
+                })
+                .collect()
         })
         .collect();
-    let (rows, without_relevant) = precision_recall(&rankings, ks);
     let words: BTreeSet<&str> = queries.iter().map(|o| o.word.as_str()).collect();
-    Ok(RetrievalReport {
-        frontend: frontend.name(),
-        rows,
-        queries: rankings.len(),
-        without_relevant,
-        recordings: labels.files.len(),
-        words: words.len(),
-    })
+    Ok((0..configs.len())
+        .map(|ci| {
+            let rankings: Vec<Ranking> = per_query.iter().map(|r| r[ci].clone()).collect();
+            let (rows, without_relevant) = precision_recall(&rankings, ks);
+            RetrievalReport {
+                frontend: frontend.name(),
+                rows,
+                queries: rankings.len(),
+                without_relevant,
+                recordings: labels.files.len(),
+                words: words.len(),
+            }
+        })
+        .collect())
 }
 
 /// Per cut-off, the index of the report with the highest F1 (first on ties).

@@ -15,7 +15,8 @@ use wordspot::export::{self, drop_rejected, read_judgements, ExportFormat};
 use wordspot::features::{Features, Frontend};
 use wordspot::normalize::Normalizer;
 use wordspot::query::{
-    build_queries, from_annotation, merge_specs, read_query_list, ExampleSpec, QuerySpec,
+    build_queries_with, from_annotation, merge_specs, read_query_list, ExampleSpec, QueryOptions,
+    QuerySpec,
 };
 use wordspot::report::{write_report, ReportOptions};
 use wordspot::search::{collect_files, file_features, spot, FeatureCache, SpotOptions, WordHit};
@@ -63,6 +64,12 @@ pub struct SearchArgs {
     /// Keep the query's leading/trailing silence.
     #[arg(long)]
     pub no_trim: bool,
+    /// Contextual queries: encode each example's whole recording and keep the
+    /// frames inside the example's times (for frontends whose frames see their
+    /// surroundings: the speech embedding, wav2vec2), instead of encoding the
+    /// cut example alone.
+    #[arg(long)]
+    pub context: bool,
     /// Recordings or folders (searched recursively).
     #[arg(required = true, value_name = "CORPUS")]
     pub corpus: Vec<PathBuf>,
@@ -164,7 +171,14 @@ pub fn run(a: SearchArgs) -> Result<()> {
     let (mut fe, norm) = a.fe.build()?;
     let cfg = fe.config();
     let specs = query_specs(&a)?;
-    let queries = build_queries(&specs, &mut *fe, &norm, a.no_trim)?;
+    let cache = (!a.no_cache)
+        .then(|| FeatureCache::new(a.cache.clone().unwrap_or_else(FeatureCache::default_dir)));
+    let qo = QueryOptions {
+        no_trim: a.no_trim,
+        context: a.context,
+        cache: cache.clone(),
+    };
+    let queries = build_queries_with(&specs, &mut *fe, &norm, &qo)?;
 
     let (files, errors) = collect_files(&a.corpus);
     for e in &errors {
@@ -195,8 +209,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
             (None, None) => Some(1),
         },
         max_distance: a.max_distance,
-        cache: (!a.no_cache)
-            .then(|| FeatureCache::new(a.cache.clone().unwrap_or_else(FeatureCache::default_dir))),
+        cache,
     };
     let res = spot(&queries, &files, &cfg, &norm, &opts, &|| bar.inc(1))?;
     bar.finish_and_clear();
