@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use crate::annotations::read_annotations;
 use crate::audio;
 use crate::detector::{Fusion, ScoreNorm};
+use crate::dtw::Metric;
+use crate::eval::cohort::{builtin_cohort, score_norms};
 use crate::eval::retrieval::frames_in;
 use crate::features::{extract_utterance, Features, Frontend};
 use crate::normalize::Normalizer;
@@ -355,6 +357,57 @@ pub fn scale_curve(curve: &mut [(f32, usize)], norm: &ScoreNorm) {
     }
 }
 
+/// Per example of every query, its score normalisation on the built-in
+/// cohort of keyword-free speech ([`ExampleNorm::Cohort`]; identity for an
+/// example the cohort cannot normalise, one longer than twice it).
+pub fn cohort_norms(
+    queries: &[Query],
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+    metric: Metric,
+) -> Result<Vec<Vec<ScoreNorm>>> {
+    let cohort = builtin_cohort(frontend, normalizer)?;
+    Ok(queries
+        .iter()
+        .map(|q| {
+            let ex: Vec<&Features> = q.examples.iter().collect();
+            score_norms(&cohort, &ex, metric)
+                .into_iter()
+                .map(|n| n.unwrap_or(ScoreNorm::IDENTITY))
+                .collect()
+        })
+        .collect())
+}
+
+/// [`fuse_curves`] of the curves each standardised by its example's norm
+/// (`norms[i]` for `curves[i]`, in place), the fused score mapped back to the
+/// distance scale of the examples: `mean(means) + z * mean(stds)`. For one
+/// example this is its raw distance (up to rounding); for several, the ranks
+/// are those of the standardised fusion and the values stay comparable to
+/// raw distances (so a `--max-distance` keeps its meaning). Without norms,
+/// plain [`fuse_curves`].
+pub fn fuse_normalised(
+    curves: &mut [Vec<(f32, usize)>],
+    norms: &[ScoreNorm],
+    fusion: Fusion,
+    out: &mut Vec<(f32, usize)>,
+) {
+    if norms.is_empty() {
+        fuse_curves(curves, fusion, out);
+        return;
+    }
+    for (c, n) in curves.iter_mut().zip(norms) {
+        scale_curve(c, n);
+    }
+    fuse_curves(curves, fusion, out);
+    let k = norms.len().min(curves.len()).max(1) as f32;
+    let mean = norms.iter().take(curves.len()).map(|n| n.mean).sum::<f32>() / k;
+    let std = norms.iter().take(curves.len()).map(|n| n.std).sum::<f32>() / k;
+    for o in out.iter_mut() {
+        o.0 = mean + o.0 * std;
+    }
+}
+
 /// Fuses per-end-frame curves of several examples over one target (each as
 /// returned by [`crate::dtw::subsequence`], all of the same length) into
 /// `out`: element `j` is the fused distance of matches ending at frame `j`
@@ -402,6 +455,42 @@ mod tests {
         assert!((out[0].0 - 0.3).abs() < 1e-6 && out[0].1 == 0);
         assert!((out[2].0 - 0.3).abs() < 1e-6 && out[2].1 == 2);
         assert!(out[1].0.is_infinite());
+    }
+
+    #[test]
+    fn normalised_fusion_ranks_by_z_and_keeps_the_distance_scale() {
+        // Example a: distances around 0.2 (std 0.1); b: around 0.6 (std 0.1).
+        let norms = [
+            ScoreNorm {
+                mean: 0.2,
+                std: 0.1,
+            },
+            ScoreNorm {
+                mean: 0.6,
+                std: 0.1,
+            },
+        ];
+        // Frame 0: a at 0.15 (z -0.5); frame 1: b at 0.3 (z -3).
+        let mut curves = vec![
+            vec![(0.15, 0), (0.25, 0), (f32::INFINITY, 0)],
+            vec![(0.7, 1), (0.3, 1), (f32::INFINITY, 0)],
+        ];
+        let mut out = Vec::new();
+        fuse_normalised(&mut curves, &norms, Fusion::Min, &mut out);
+        // Raw min would prefer frame 0 (0.15 < 0.25); standardised, frame 1.
+        assert!(out[1].0 < out[0].0, "{out:?}");
+        assert!((out[0].0 - (0.4 - 0.5 * 0.1)).abs() < 1e-6, "{out:?}");
+        assert!((out[1].0 - (0.4 - 3.0 * 0.1)).abs() < 1e-6, "{out:?}");
+        assert_eq!(out[1].1, 1);
+        assert!(out[2].0.is_infinite());
+        // One example: its raw distances.
+        let mut one = vec![vec![(0.15, 0), (0.25, 2)]];
+        fuse_normalised(&mut one, &norms[..1], Fusion::Min, &mut out);
+        assert!((out[0].0 - 0.15).abs() < 1e-6 && (out[1].0 - 0.25).abs() < 1e-6);
+        // No norms: plain fusion.
+        let mut raw = vec![vec![(0.15, 0)], vec![(0.1, 3)]];
+        fuse_normalised(&mut raw, &[], Fusion::Min, &mut out);
+        assert_eq!(out, vec![(0.1, 3)]);
     }
 
     #[test]

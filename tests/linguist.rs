@@ -19,10 +19,10 @@ use wordspot::export::{export, ms, ExportFormat};
 use wordspot::features::{FrontendConfig, MfccConfig};
 use wordspot::normalize::Normalizer;
 use wordspot::query::{
-    build_queries, build_queries_with, from_annotation, read_query_list, QueryOptions,
+    build_queries, build_queries_with, cohort_norms, from_annotation, read_query_list, QueryOptions,
 };
 use wordspot::report::{write_report, ReportOptions};
-use wordspot::search::{file_features, spot, SpotOptions, WordHit};
+use wordspot::search::{file_features, spot, spot_normalised, SpotOptions, WordHit};
 
 /// A session recording (george: 3 7 1) annotated in ELAN and Praat, and a
 /// A word spoken in a recording: (word, start s, end s).
@@ -298,7 +298,17 @@ fn query_list_runs_several_words_with_several_examples_in_one_pass() {
     let norm = Normalizer::identity(fe.dim());
     let q = build_queries(&specs, &mut *fe, &norm, false).unwrap();
     let counted = std::sync::atomic::AtomicUsize::new(0);
-    for fusion in [Fusion::Min, Fusion::Mean(2)] {
+    // Each example standardised on the built-in cohort (search's default).
+    let cohort = cohort_norms(&q, &mut *fe, &norm, Metric::Cosine).unwrap();
+    assert_eq!(cohort.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 1]);
+    assert!(cohort.iter().flatten().all(|n| n.std > 0.0 && n.mean > 0.0));
+    let mut raw_three = None;
+    for (fusion, norms) in [
+        (Fusion::Min, &[][..]),
+        (Fusion::Mean(2), &[][..]),
+        (Fusion::Min, &cohort[..]),
+        (Fusion::Mean(2), &cohort[..]),
+    ] {
         counted.store(0, std::sync::atomic::Ordering::SeqCst);
         let opts = SpotOptions {
             metric: Metric::Cosine,
@@ -307,10 +317,26 @@ fn query_list_runs_several_words_with_several_examples_in_one_pass() {
             max_distance: None,
             cache: None,
         };
-        let r = spot(&q, &files(&f), &cfg, &norm, &opts, &|| {
+        let r = spot_normalised(&q, norms, &files(&f), &cfg, &norm, &opts, &|| {
             counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         })
         .unwrap();
+        // A word with one example keeps its raw distances when normalised.
+        let three: Vec<(PathBuf, f32)> = r
+            .hits
+            .iter()
+            .filter(|h| h.word == "three")
+            .map(|h| (h.file.clone(), h.distance))
+            .collect();
+        match &raw_three {
+            None => raw_three = Some(three),
+            Some(raw) => {
+                assert_eq!(raw.len(), three.len());
+                for (a, b) in raw.iter().zip(&three) {
+                    assert!(a.0 == b.0 && (a.1 - b.1).abs() < 1e-5, "{a:?} {b:?}");
+                }
+            }
+        }
         // One pass: one progress tick per file for both words.
         assert_eq!(counted.load(std::sync::atomic::Ordering::SeqCst), 6);
         for (word, recs) in [("seven", 0..3), ("three", 3..6)] {
@@ -319,7 +345,8 @@ fn query_list_runs_several_words_with_several_examples_in_one_pass() {
                 let i = f.truth.iter().position(|t| t.0 == h.file).unwrap();
                 assert!(
                     recs.contains(&i),
-                    "{fusion:?}: {word} top 3 has {}",
+                    "{fusion:?} ({} norms): {word} top 3 has {}",
+                    norms.len(),
                     h.file.display()
                 );
             }

@@ -115,7 +115,7 @@ impl Default for Examples {
         Examples {
             count: 1,
             fusion: Fusion::Min,
-            norm: ExampleNorm::None,
+            norm: ExampleNorm::Cohort,
         }
     }
 }
@@ -280,7 +280,10 @@ pub fn evaluate_configs(
             m
         });
     // Cohort normalisation of every query's features (only when asked for).
-    let cohort_norms: Vec<ScoreNorm> = if configs.iter().any(|c| c.norm == ExampleNorm::Cohort) {
+    let cohort_norms: Vec<ScoreNorm> = if configs
+        .iter()
+        .any(|c| c.norm == ExampleNorm::Cohort && c.count > 1)
+    {
         let mut fe = frontend.build()?;
         let cohort = builtin_cohort(&mut *fe, normalizer)?;
         let qs: Vec<&Features> = qfeats.iter().map(|q| &q.1).collect();

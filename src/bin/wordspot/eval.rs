@@ -66,10 +66,10 @@ pub struct RetrievalArgs {
     /// Fusion of a query's examples: `min` or `mean:K` (a list compares them).
     #[arg(long, value_delimiter = ',', default_value = "min")]
     pub example_fusion: Vec<wordspot::detector::Fusion>,
-    /// Scaling of each example's distances before fusion: `none`, `cohort`
-    /// (z-norm on the built-in cohort) or `corpus` (z-norm over the ranked
-    /// recordings); a list compares them.
-    #[arg(long, value_delimiter = ',', default_value = "none")]
+    /// Scaling of each example's distances before fusion: `cohort` (z-norm on
+    /// the built-in cohort), `corpus` (z-norm over the ranked recordings) or
+    /// `none`; a list compares them.
+    #[arg(long, value_delimiter = ',', default_value = "cohort")]
     pub example_norm: Vec<wordspot::query::ExampleNorm>,
     /// Sweep transformer layers (wav2vec2 only), e.g. `1-12` or `3,6,9`; `{layer}` in --stats is replaced.
     #[arg(long, value_name = "LIST")]
