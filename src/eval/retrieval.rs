@@ -12,8 +12,12 @@
 //!
 //! With several examples per query ([`evaluate_examples`]), each query takes
 //! `count - 1` more occurrences of its word by other speakers
-//! ([`speaker_of`]) as examples, fused as [`crate::search::spot`] fuses them;
-//! the recordings of all its examples are left out of its ranking.
+//! ([`speaker_of`]) as examples, each example's distances optionally
+//! standardised ([`ExampleNorm`]: on the built-in cohort, as search does by
+//! default, or over the ranked recordings) and fused as
+//! [`crate::search::spot`] fuses them; the recordings of all its examples are
+//! left out of its ranking. [`evaluate_configs`] compares several settings
+//! in one pass over the same rankable recordings.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
