@@ -97,6 +97,7 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--disable-extensions",
+            "--disable-dev-shm-usage",
             "--disable-default-apps",
             "--no-default-browser-check",
             "--host-resolver-rules=MAP * ~NOTFOUND",
