@@ -11,10 +11,14 @@ use std::path::{Path, PathBuf};
 
 use crate::annotations::read_annotations;
 use crate::audio;
-use crate::detector::Fusion;
+use crate::detector::{Fusion, ScoreNorm};
+use crate::dtw::Metric;
+use crate::eval::cohort::{builtin_cohort, score_norms};
+use crate::eval::retrieval::frames_in;
 use crate::features::{extract_utterance, Features, Frontend};
 use crate::normalize::Normalizer;
-use crate::templates::trim_silence;
+use crate::search::{file_features, FeatureCache};
+use crate::templates::{trim_silence, voiced_range};
 use crate::{Error, Result, SAMPLE_RATE};
 
 /// Where one example of a word is: a file, optionally a time range in it.
@@ -177,6 +181,22 @@ pub fn read_query_list(path: &Path) -> Result<Vec<QuerySpec>> {
     Ok(merge_specs(specs))
 }
 
+/// How [`build_queries_with`] turns examples into features.
+#[derive(Debug, Clone, Default)]
+pub struct QueryOptions {
+    /// Keep each example's leading and trailing silence.
+    pub no_trim: bool,
+    /// Contextual queries: encode the example's whole recording and keep the
+    /// frames whose centre lies inside the example's (trimmed) times, instead
+    /// of encoding the cut example alone. For a frontend whose frames see
+    /// beyond their own window (the speech embedding, wav2vec2), the word's
+    /// frames then carry their surrounding speech, as the words of the corpus
+    /// do (the seed paper's "contextual representation").
+    pub context: bool,
+    /// Feature cache for the whole recordings of contextual queries.
+    pub cache: Option<FeatureCache>,
+}
+
 /// Computes the features of every example (decoded, trimmed of silence unless
 /// `no_trim`, encoded as an isolated utterance, normalized). Errors name the
 /// file and the time range.
@@ -185,6 +205,20 @@ pub fn build_queries(
     frontend: &mut dyn Frontend,
     normalizer: &Normalizer,
     no_trim: bool,
+) -> Result<Vec<Query>> {
+    let o = QueryOptions {
+        no_trim,
+        ..QueryOptions::default()
+    };
+    build_queries_with(specs, frontend, normalizer, &o)
+}
+
+/// [`build_queries`] with every option, contextual queries among them.
+pub fn build_queries_with(
+    specs: &[QuerySpec],
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+    opts: &QueryOptions,
 ) -> Result<Vec<Query>> {
     let mut out = Vec::with_capacity(specs.len());
     for s in specs {
@@ -220,7 +254,13 @@ pub fn build_queries(
                     b.map_or("end".to_string(), |b| format!("{b:.3}"))
                 ),
             };
-            let samples = if no_trim {
+            if opts.context {
+                examples.push(context_example(
+                    e, &samples, &what, frontend, normalizer, opts,
+                )?);
+                continue;
+            }
+            let samples = if opts.no_trim {
                 &samples[..]
             } else {
                 trim_silence(&samples, &what)?
@@ -234,6 +274,138 @@ pub fn build_queries(
         });
     }
     Ok(out)
+}
+
+/// The frames of example `e` (whose audio is `samples`) taken from its whole
+/// recording's features.
+fn context_example(
+    e: &ExampleSpec,
+    samples: &[f32],
+    what: &str,
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+    opts: &QueryOptions,
+) -> Result<Features> {
+    let sr = SAMPLE_RATE as f64;
+    let from = e.start.unwrap_or(0.0);
+    let (a, b) = if opts.no_trim {
+        (0, samples.len())
+    } else {
+        voiced_range(samples)
+            .ok_or_else(|| Error::audio(what, "no speech found (silent or too quiet)"))?
+    };
+    let (start, end) = (from + a as f64 / sr, from + b as f64 / sr);
+    let whole = normalizer.apply_features(&file_features(&e.file, frontend, opts.cache.as_ref())?);
+    let (i, j) = frames_in(&whole, start, end);
+    if j <= i {
+        return Err(Error::audio(
+            what,
+            format!("no feature frame of the whole recording is centred in {start:.3}-{end:.3} s"),
+        ));
+    }
+    Ok(whole.slice(i, j))
+}
+
+/// How each example's distances are scaled before the examples of a word
+/// are fused. Raw distances of different examples are not on one scale: a
+/// long or clearly spoken example matches everything at lower distances than
+/// another, so under [`Fusion::Min`] it decides alone, and with more examples
+/// the lowest distance to unrelated speech falls faster than to the word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExampleNorm {
+    /// Raw distances.
+    #[default]
+    None,
+    /// Each example z-normalised on the built-in cohort of keyword-free speech
+    /// (mean and std of its best-match distance ending at every cohort frame,
+    /// as enrollment does for templates).
+    Cohort,
+    /// Each example z-normalised over the recordings being ranked (mean and std
+    /// of its best distance per recording); needs every recording's distances
+    /// first, so only retrieval evaluation offers it.
+    Corpus,
+}
+
+impl std::str::FromStr for ExampleNorm {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(ExampleNorm::None),
+            "cohort" => Ok(ExampleNorm::Cohort),
+            "corpus" => Ok(ExampleNorm::Corpus),
+            _ => Err(Error::invalid(format!(
+                "unknown example normalisation '{s}' (expected none, cohort or corpus)"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for ExampleNorm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ExampleNorm::None => "none",
+            ExampleNorm::Cohort => "cohort",
+            ExampleNorm::Corpus => "corpus",
+        })
+    }
+}
+
+/// Scales a curve's distances by `norm` in place (infinite stays infinite).
+pub fn scale_curve(curve: &mut [(f32, usize)], norm: &ScoreNorm) {
+    for c in curve {
+        c.0 = norm.apply(c.0);
+    }
+}
+
+/// Per example of every query, its score normalisation on the built-in
+/// cohort of keyword-free speech ([`ExampleNorm::Cohort`]; identity for an
+/// example the cohort cannot normalise, one longer than twice it).
+pub fn cohort_norms(
+    queries: &[Query],
+    frontend: &mut dyn Frontend,
+    normalizer: &Normalizer,
+    metric: Metric,
+) -> Result<Vec<Vec<ScoreNorm>>> {
+    let cohort = builtin_cohort(frontend, normalizer)?;
+    Ok(queries
+        .iter()
+        .map(|q| {
+            let ex: Vec<&Features> = q.examples.iter().collect();
+            score_norms(&cohort, &ex, metric)
+                .into_iter()
+                .map(|n| n.unwrap_or(ScoreNorm::IDENTITY))
+                .collect()
+        })
+        .collect())
+}
+
+/// [`fuse_curves`] of the curves each standardised by its example's norm
+/// (`norms[i]` for `curves[i]`, in place), the fused score mapped back to the
+/// distance scale of the examples: `mean(means) + z * mean(stds)`. For one
+/// example this is its raw distance (up to rounding); for several, the ranks
+/// are those of the standardised fusion and the values stay comparable to
+/// raw distances (so a `--max-distance` keeps its meaning). Without norms,
+/// plain [`fuse_curves`].
+pub fn fuse_normalised(
+    curves: &mut [Vec<(f32, usize)>],
+    norms: &[ScoreNorm],
+    fusion: Fusion,
+    out: &mut Vec<(f32, usize)>,
+) {
+    if norms.is_empty() {
+        fuse_curves(curves, fusion, out);
+        return;
+    }
+    for (c, n) in curves.iter_mut().zip(norms) {
+        scale_curve(c, n);
+    }
+    fuse_curves(curves, fusion, out);
+    let k = norms.len().min(curves.len()).max(1) as f32;
+    let mean = norms.iter().take(curves.len()).map(|n| n.mean).sum::<f32>() / k;
+    let std = norms.iter().take(curves.len()).map(|n| n.std).sum::<f32>() / k;
+    for o in out.iter_mut() {
+        o.0 = mean + o.0 * std;
+    }
 }
 
 /// Fuses per-end-frame curves of several examples over one target (each as
@@ -283,6 +455,42 @@ mod tests {
         assert!((out[0].0 - 0.3).abs() < 1e-6 && out[0].1 == 0);
         assert!((out[2].0 - 0.3).abs() < 1e-6 && out[2].1 == 2);
         assert!(out[1].0.is_infinite());
+    }
+
+    #[test]
+    fn normalised_fusion_ranks_by_z_and_keeps_the_distance_scale() {
+        // Example a: distances around 0.2 (std 0.1); b: around 0.6 (std 0.1).
+        let norms = [
+            ScoreNorm {
+                mean: 0.2,
+                std: 0.1,
+            },
+            ScoreNorm {
+                mean: 0.6,
+                std: 0.1,
+            },
+        ];
+        // Frame 0: a at 0.15 (z -0.5); frame 1: b at 0.3 (z -3).
+        let mut curves = vec![
+            vec![(0.15, 0), (0.25, 0), (f32::INFINITY, 0)],
+            vec![(0.7, 1), (0.3, 1), (f32::INFINITY, 0)],
+        ];
+        let mut out = Vec::new();
+        fuse_normalised(&mut curves, &norms, Fusion::Min, &mut out);
+        // Raw min would prefer frame 0 (0.15 < 0.25); standardised, frame 1.
+        assert!(out[1].0 < out[0].0, "{out:?}");
+        assert!((out[0].0 - (0.4 - 0.5 * 0.1)).abs() < 1e-6, "{out:?}");
+        assert!((out[1].0 - (0.4 - 3.0 * 0.1)).abs() < 1e-6, "{out:?}");
+        assert_eq!(out[1].1, 1);
+        assert!(out[2].0.is_infinite());
+        // One example: its raw distances.
+        let mut one = vec![vec![(0.15, 0), (0.25, 2)]];
+        fuse_normalised(&mut one, &norms[..1], Fusion::Min, &mut out);
+        assert!((out[0].0 - 0.15).abs() < 1e-6 && (out[1].0 - 0.25).abs() < 1e-6);
+        // No norms: plain fusion.
+        let mut raw = vec![vec![(0.15, 0)], vec![(0.1, 3)]];
+        fuse_normalised(&mut raw, &[], Fusion::Min, &mut out);
+        assert_eq!(out, vec![(0.1, 3)]);
     }
 
     #[test]

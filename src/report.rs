@@ -81,6 +81,11 @@ pub fn base64(bytes: &[u8]) -> String {
 
 /// 16 kHz mono 16-bit PCM WAV bytes of `samples`.
 pub fn wav_bytes(samples: &[f32]) -> Vec<u8> {
+    wav_bytes_at(samples, SAMPLE_RATE)
+}
+
+/// Mono 16-bit PCM WAV bytes of `samples` at `rate` Hz.
+fn wav_bytes_at(samples: &[f32], rate: u32) -> Vec<u8> {
     let data = (samples.len() * 2) as u32;
     let mut b = Vec::with_capacity(44 + data as usize);
     b.extend_from_slice(b"RIFF");
@@ -89,8 +94,8 @@ pub fn wav_bytes(samples: &[f32]) -> Vec<u8> {
     b.extend_from_slice(&16u32.to_le_bytes());
     b.extend_from_slice(&1u16.to_le_bytes());
     b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
-    b.extend_from_slice(&(SAMPLE_RATE * 2).to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * 2).to_le_bytes());
     b.extend_from_slice(&2u16.to_le_bytes());
     b.extend_from_slice(&16u16.to_le_bytes());
     b.extend_from_slice(b"data");
@@ -113,11 +118,86 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// `[a, b)` seconds of a WAV file at 16 kHz mono, read by seeking to `a`
+/// (nothing before it is decoded: a hit an hour into a recording costs what
+/// one at its start does); `None` when the file is
+/// not a WAV that hound reads, or the range is empty. The frames (plus 50 ms
+/// either side when the rate is not 16 kHz, for the resampler) are mixed to
+/// mono and converted by the decoder every other read uses.
+fn wav_segment(path: &Path, a: f64, b: f64) -> Option<Vec<f32>> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    if ext != "wav" && ext != "wave" {
+        return None;
+    }
+    let mut r = hound::WavReader::open(path).ok()?;
+    let spec = r.spec();
+    let (rate, ch) = (spec.sample_rate, spec.channels as usize);
+    if rate == 0 || ch == 0 {
+        return None;
+    }
+    let total = r.duration();
+    let b = b.min(total as f64 / rate as f64);
+    let pad = if rate == SAMPLE_RATE { 0.0 } else { 0.05 };
+    // Start on an instant that is a whole number of samples at both rates,
+    // so the resampled clip lies on the whole file's 16 kHz grid.
+    let grid = gcd(rate, SAMPLE_RATE) as f64;
+    let step = (rate as f64 / grid).round() as u32;
+    let first = ((((a - pad).max(0.0) * grid).floor() as u32).saturating_mul(step)).min(total);
+    let last = (((b + pad) * rate as f64).ceil() as u32).min(total);
+    if b <= a || last <= first {
+        return None;
+    }
+    r.seek(first).ok()?;
+    let n = (last - first) as usize * ch;
+    let interleaved: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => r
+            .samples::<f32>()
+            .take(n)
+            .collect::<std::result::Result<_, _>>()
+            .ok()?,
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
+            r.samples::<i32>()
+                .take(n)
+                .map(|x| x.map(|v| v as f32 * scale))
+                .collect::<std::result::Result<_, _>>()
+                .ok()?
+        }
+    };
+    let mono: Vec<f32> = interleaved
+        .chunks_exact(ch)
+        .map(|f| f.iter().sum::<f32>() / ch as f32)
+        .collect();
+    let at16 = if rate == SAMPLE_RATE {
+        mono
+    } else {
+        audio::decode_bytes(&wav_bytes_at(&mono, rate), "clip.wav").ok()?
+    };
+    let sr = SAMPLE_RATE as f64;
+    let off = ((a - first as f64 / rate as f64) * sr).round().max(0.0) as usize;
+    let len = ((b - a) * sr).round() as usize;
+    let end = (off + len).min(at16.len());
+    (end > off).then(|| at16[off..end].to_vec())
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 /// The clip of a hit: `[start - context, end + context]` within the audio,
-/// at most `max_clip_s` long; `None` when the audio cannot be read.
+/// at most `max_clip_s` long; `None` when the audio cannot be read. A WAV is
+/// read by seeking ([`wav_segment`]); other formats are decoded from the
+/// start up to the clip.
 fn clip(h: &WordHit, o: &ReportOptions) -> Option<(f64, Vec<f32>)> {
     let a = (h.start - o.context_s).max(0.0);
     let mut b = (h.end + o.context_s).min(a + o.max_clip_s);
+    if let Some(s) = wav_segment(&h.file, a, b) {
+        return Some((a, s));
+    }
     if let Some(d) = audio::FileSource::open(&h.file)
         .ok()
         .and_then(|s| s.duration())
@@ -284,6 +364,52 @@ mod tests {
         ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
+    }
+
+    #[test]
+    fn seeking_a_wav_gives_the_decoded_segment() {
+        let d = tempfile::tempdir().unwrap();
+        // 16 kHz mono (written by the project) and 44.1 kHz stereo 24-bit.
+        let x: Vec<f32> = (0..16_000 * 3)
+            .map(|i| 0.5 * (i as f32 * 0.013).sin() * (i as f32 * 0.0007).cos())
+            .collect();
+        let p16 = d.path().join("a.wav");
+        audio::write_wav(&p16, &x).unwrap();
+        let p44 = d.path().join("b.WAV");
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 44_100,
+            bits_per_sample: 24,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&p44, spec).unwrap();
+        for i in 0..44_100 * 3 {
+            let t = i as f64 / 44_100.0;
+            let v = 0.4 * (2.0 * std::f64::consts::PI * 440.0 * t).sin();
+            w.write_sample((v * 8_388_607.0) as i32).unwrap();
+            w.write_sample((v * 0.5 * 8_388_607.0) as i32).unwrap();
+        }
+        w.finalize().unwrap();
+        for (p, tol) in [(&p16, 1e-4f32), (&p44, 2e-3)] {
+            for (a, b) in [(0.0, 0.7), (1.2345, 2.1), (2.5, 3.0)] {
+                let want = audio::read_segment(p, a, b).unwrap();
+                let got = wav_segment(p, a, b).unwrap();
+                assert!(got.len().abs_diff(want.len()) <= 1, "{p:?} {a}-{b}");
+                let n = got.len().min(want.len());
+                let err = got[..n]
+                    .iter()
+                    .zip(&want[..n])
+                    .map(|(g, w)| (g - w).abs())
+                    .fold(0f32, f32::max);
+                assert!(err <= tol, "{p:?} {a}-{b}: max error {err}");
+            }
+            // Past the end: cut at the end; wholly past it: nothing.
+            assert!(wav_segment(p, 2.9, 3.5).unwrap().len().abs_diff(1600) <= 1);
+            assert!(wav_segment(p, 3.5, 4.0).is_none());
+        }
+        let flac = d.path().join("c.flac");
+        std::fs::write(&flac, b"x").unwrap();
+        assert!(wav_segment(&flac, 0.0, 1.0).is_none());
     }
 
     #[test]

@@ -20,11 +20,12 @@ use serde::Serialize;
 
 use crate::audio::{self, Source as _};
 use crate::detector::Fusion;
+use crate::detector::ScoreNorm;
 use crate::dtw::batch::select_non_overlapping;
 use crate::dtw::{BlockSubsequence, Metric};
 use crate::features::{extract, frame_end, frame_start, Features, Frontend, FrontendConfig};
 use crate::normalize::Normalizer;
-use crate::query::{fuse_curves, Query};
+use crate::query::{fuse_normalised, Query};
 use crate::{Error, Result};
 
 /// File extensions treated as audio when walking folders.
@@ -788,7 +789,7 @@ pub struct SpotResult {
 
 /// Searches `files` for every query in one pass: each file's features are
 /// computed (or read from the cache) once, then every example of every word
-/// is matched and the examples of a word fused ([`fuse_curves`]). Per word
+/// is matched and the examples of a word fused ([`crate::query::fuse_curves`]). Per word
 /// and file, hits are the lowest-distance matches that do not overlap in
 /// time, at most `per_file` and at most `max_distance`. `progress` is called
 /// once per finished file (from worker threads).
@@ -800,6 +801,33 @@ pub fn spot(
     opts: &SpotOptions,
     progress: &(dyn Fn() + Sync),
 ) -> Result<SpotResult> {
+    spot_normalised(queries, &[], files, frontend, normalizer, opts, progress)
+}
+
+/// [`spot`] with each example's distances standardised before fusion:
+/// `norms[w][e]` for example `e` of query `w` (see
+/// [`crate::query::fuse_normalised`]; [`crate::query::cohort_norms`] fits
+/// them on the built-in cohort). Empty `norms`: raw distances, as [`spot`].
+pub fn spot_normalised(
+    queries: &[Query],
+    norms: &[Vec<ScoreNorm>],
+    files: &[PathBuf],
+    frontend: &FrontendConfig,
+    normalizer: &Normalizer,
+    opts: &SpotOptions,
+    progress: &(dyn Fn() + Sync),
+) -> Result<SpotResult> {
+    if !norms.is_empty()
+        && (norms.len() != queries.len()
+            || norms
+                .iter()
+                .zip(queries)
+                .any(|(n, q)| n.len() != q.examples.len()))
+    {
+        return Err(Error::invalid(
+            "one score normalisation per example of every query expected",
+        ));
+    }
     if queries.is_empty() {
         return Err(Error::invalid("no query to search for"));
     }
@@ -817,7 +845,7 @@ pub fn spot(
         ));
     }
     let (mut hits, skipped) = per_file_pooled(files, frontend, progress, |path, fe| {
-        spot_one(queries, path, fe, normalizer, opts)
+        spot_one(queries, norms, path, fe, normalizer, opts)
     });
     let order = |w: &str| queries.iter().position(|q| q.word == w).unwrap_or(0);
     hits.sort_by(|a, b| {
@@ -845,6 +873,7 @@ pub fn spot(
 
 fn spot_one(
     queries: &[Query],
+    norms: &[Vec<ScoreNorm>],
     path: &Path,
     frontend: &mut dyn Frontend,
     normalizer: &Normalizer,
@@ -874,13 +903,14 @@ fn spot_one(
         opts.cache.as_ref(),
         &mut |block| {
             check_dim(path, block.ncols(), dim)?;
-            for (ds, word) in dtws.iter_mut().zip(fused.iter_mut()) {
+            for (w, (ds, word)) in dtws.iter_mut().zip(fused.iter_mut()).enumerate() {
                 let cs = &mut block_curves[..ds.len()];
                 for (d, c) in ds.iter_mut().zip(cs.iter_mut()) {
                     c.clear();
                     d.push(block, c);
                 }
-                fuse_curves(cs, opts.fusion, &mut block_fused);
+                let n = norms.get(w).map_or(&[][..], Vec::as_slice);
+                fuse_normalised(cs, n, opts.fusion, &mut block_fused);
                 word.extend_from_slice(&block_fused);
             }
             Ok(())

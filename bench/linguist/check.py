@@ -18,7 +18,7 @@ def make(eaf_rec, tg_rec):
     e.add_annotation("words", 100, 400, "hello")
     e.add_annotation("words", 450, 700, "world")
     e.remove_tier("default")
-    e.to_eaf(os.path.splitext(eaf_rec)[0] + ".eaf")
+    e.to_file(os.path.splitext(eaf_rec)[0] + ".eaf")
     tg = textgrid.Textgrid()
     tg.addTier(textgrid.IntervalTier("words", [(0.1, 0.4, "hello"), (0.45, 0.7, "world")], 0, 1.0))
     tg.save(os.path.splitext(tg_rec)[0] + ".TextGrid", format="long_textgrid", includeBlankSpaces=True)

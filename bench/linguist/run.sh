@@ -7,21 +7,29 @@
 #   * merging into an EAF written by pympi and a TextGrid written by praatio
 #     keeps their tiers.
 # Usage: bench/linguist/run.sh [WORDSPOT_BINARY]   (default target/release/wordspot)
-# Needs python3 with venv and ../shared/data (or $WORDSPOT_SHARED_DATA).
+# Needs python3 with venv, PyPI on the first run (the venv is kept in
+# $WORDSPOT_LINGUIST_VENV, default bench/linguist/.venv) and ../shared/data
+# (or $WORDSPOT_SHARED_DATA). Run by tests/linguist_readers.rs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-$here/../../target/release/wordspot}
 data=${WORDSPOT_SHARED_DATA:-$here/../../../shared/data}
-venv=$here/.venv
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q pympi-ling==1.71 praatio==6.2.2 lxml
-fi
+venv=${WORDSPOT_LINGUIST_VENV:-$here/.venv}
+# Setting up (venv, PyPI) exits with status 3 on failure, so a caller can
+# tell a missing tool from a failed check.
+setup() {
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" &&
+      "$venv/bin/pip" install -q pympi-ling==1.71 praatio==6.2.2 lxml || return 1
+  fi
+  if [ ! -s "$xsd" ]; then
+    "$venv/bin/pip" download -q --no-deps --no-binary :all: pympi-ling==1.71 -d "$venv/sdist" &&
+      tar xzf "$venv/sdist/pympi_ling-1.71.tar.gz" -O pympi_ling-1.71/test/EAFv3.0.xsd > "$xsd.part" &&
+      mv "$xsd.part" "$xsd" || return 1
+  fi
+}
 xsd=$venv/EAFv3.0.xsd
-if [ ! -s "$xsd" ]; then
-  "$venv/bin/pip" download -q --no-deps --no-binary :all: pympi-ling==1.71 -d "$venv/sdist"
-  tar xzf "$venv/sdist/pympi_ling-1.71.tar.gz" -O pympi_ling-1.71/test/EAFv3.0.xsd > "$xsd"
-fi
+setup || { echo "setup failed: python3 venv, PyPI (pympi-ling, praatio, lxml) or the EAF 3.0 XSD" >&2; exit 3; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus"

@@ -12,8 +12,12 @@
 //!
 //! With several examples per query ([`evaluate_examples`]), each query takes
 //! `count - 1` more occurrences of its word by other speakers
-//! ([`speaker_of`]) as examples, fused as [`crate::search::spot`] fuses them;
-//! the recordings of all its examples are left out of its ranking.
+//! ([`speaker_of`]) as examples, each example's distances optionally
+//! standardised ([`ExampleNorm`]: on the built-in cohort, as search does by
+//! default, or over the ranked recordings) and fused as
+//! [`crate::search::spot`] fuses them; the recordings of all its examples are
+//! left out of its ranking. [`evaluate_configs`] compares several settings
+//! in one pass over the same rankable recordings.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -25,16 +29,14 @@ use super::labels::{Labels, Occurrence};
 use super::metrics::{precision_recall, PrAtK, Ranking};
 use crate::audio;
 use crate::detector::Fusion;
+use crate::detector::ScoreNorm;
 use crate::dtw::{subsequence, Metric};
+use crate::eval::cohort::{builtin_cohort, score_norms};
 use crate::features::{extract_utterance, Features, FrontendConfig};
 use crate::normalize::Normalizer;
-use crate::query::fuse_curves;
+use crate::query::{fuse_curves, scale_curve, ExampleNorm};
 use crate::search::{file_features, FeatureCache};
 use crate::templates::voiced_range;
-use crate::verify::{
-    best_similarity, embed_take, mask_to_match, match_window, VerifierConfig, VerifierNorm,
-    WordEmbedder, DIM, WINDOW,
-};
 use crate::{Error, Result, SAMPLE_RATE};
 
 /// Retrieval settings.
@@ -50,58 +52,6 @@ pub struct RetrievalOptions {
     pub words: Option<Vec<String>>,
     /// Feature cache for the recordings.
     pub cache: Option<FeatureCache>,
-    /// Rerank each query's best recordings with the word verifier.
-    pub rerank: Option<Rerank>,
-}
-
-/// Second-stage reranking of a query's best matches by the built-in word
-/// verifier ([`crate::verify`]), the retrieval form of the detector's
-/// cascade: each of the `top` best recordings is scored
-/// [`VerifierConfig::score`]`(z, v)`, where `z` standardises its DTW distance
-/// over all the query's recordings (median and 1.4826 × MAD) and `v` is the
-/// standardised similarity of the 1.5 s window centred on its match to the
-/// query's examples ([`VerifierNorm`] fitted on the built-in cohort's
-/// windows); recordings past `top` keep their DTW order after them.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rerank {
-    /// How many of each query's best recordings are rescored.
-    pub top: usize,
-    /// How the standardised distance and similarity combine.
-    pub config: VerifierConfig,
-}
-
-impl Default for Rerank {
-    fn default() -> Self {
-        Rerank {
-            top: 30,
-            config: VerifierConfig::default(),
-        }
-    }
-}
-
-/// One recording ranked for a query: its best match.
-#[derive(Debug, Clone, Copy)]
-struct Candidate {
-    score: f32,
-    distance: f32,
-    /// Standardised similarity (NaN when not verified).
-    sim: f32,
-    file: usize,
-    start: f64,
-    end: f64,
-}
-
-/// Median and 1.4826 × MAD of `d` (finite values only; scale floored).
-fn robust_z(d: &[f32]) -> (f32, f32) {
-    let mut v: Vec<f32> = d.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return (0.0, 1.0);
-    }
-    v.sort_by(f32::total_cmp);
-    let m = v[v.len() / 2];
-    let mut dev: Vec<f32> = v.iter().map(|x| (x - m).abs()).collect();
-    dev.sort_by(f32::total_cmp);
-    (m, (1.4826 * dev[dev.len() / 2]).max(1e-6))
 }
 
 /// The outcome of one retrieval evaluation.
@@ -152,13 +102,16 @@ fn query_error(o: &Occurrence, what: &str) -> Error {
     )
 }
 
-/// How many examples each query has and how they are fused.
+/// How many examples each query has, how each example's distances are
+/// scaled and how they are fused.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Examples {
     /// Examples per query (1: the occurrence alone).
     pub count: usize,
     /// Fusion of the examples' distances.
     pub fusion: Fusion,
+    /// Scaling of each example's distances before fusion.
+    pub norm: ExampleNorm,
 }
 
 impl Default for Examples {
@@ -166,6 +119,7 @@ impl Default for Examples {
         Examples {
             count: 1,
             fusion: Fusion::Min,
+            norm: ExampleNorm::Cohort,
         }
     }
 }
@@ -195,8 +149,8 @@ pub fn speaker_of(path: &Path) -> String {
 /// For query `qi` of `qs`, up to `n` other queries of the same word, each by a
 /// different speaker and none by the query's speaker, taken in order after
 /// `qi` (wrapping), so the choice is deterministic.
-fn pick_examples(qs: &[&Occurrence], qi: usize, n: usize) -> Vec<usize> {
-    let o = qs[qi];
+fn pick_examples(qs: &[(&Occurrence, Features)], qi: usize, n: usize) -> Vec<usize> {
+    let o = qs[qi].0;
     let mut speakers = vec![speaker_of(&o.file)];
     let mut out = Vec::new();
     for step in 1..qs.len() {
@@ -204,7 +158,7 @@ fn pick_examples(qs: &[&Occurrence], qi: usize, n: usize) -> Vec<usize> {
             break;
         }
         let j = (qi + step) % qs.len();
-        let c = qs[j];
+        let c = qs[j].0;
         if c.word != o.word || c.file == o.file {
             continue;
         }
@@ -237,9 +191,28 @@ pub fn evaluate_examples(
     ks: &[usize],
     examples: Examples,
 ) -> Result<RetrievalReport> {
-    if examples.count == 0 {
+    let mut r = evaluate_configs(labels, frontend, normalizer, opts, ks, &[examples])?;
+    Ok(r.remove(0))
+}
+
+/// [`evaluate_examples`] for several example settings in one pass: features
+/// are computed once, and each query's examples are matched once against
+/// every recording. Every setting ranks the same recordings: all but those
+/// of the query's examples under the largest `count`, so that settings with
+/// fewer examples are not given more relevant recordings to find. Reports are
+/// in the order of `configs`.
+pub fn evaluate_configs(
+    labels: &Labels,
+    frontend: &FrontendConfig,
+    normalizer: &Normalizer,
+    opts: &RetrievalOptions,
+    ks: &[usize],
+    configs: &[Examples],
+) -> Result<Vec<RetrievalReport>> {
+    if configs.is_empty() || configs.iter().any(|c| c.count == 0) {
         return Err(Error::invalid("examples per query must be at least 1"));
     }
+    let most = configs.iter().map(|c| c.count).max().unwrap_or(1);
     let queries: Vec<&Occurrence> = labels
         .occurrences
         .iter()
@@ -268,9 +241,9 @@ pub fn evaluate_examples(
         by_file.entry(q.file.as_path()).or_default().push(q);
     }
     let groups: Vec<(&Path, Vec<&Occurrence>)> = by_file.into_iter().collect();
-    let per_file: Vec<Vec<(&Occurrence, Features, Vec<f32>)>> =
+    let per_file: Vec<Vec<(&Occurrence, Features)>> =
         super::frontend_pool(&groups, frontend, |(path, occs), fe| {
-            let need_audio = opts.trim || !opts.context || opts.rerank.is_some();
+            let need_audio = opts.trim || !opts.context;
             let samples = if need_audio {
                 audio::read_file(path)?
             } else {
@@ -279,14 +252,6 @@ pub fn evaluate_examples(
             let mut out = Vec::new();
             for o in occs {
                 let (s, e) = span(o, &samples, opts.trim);
-                let clip = if opts.rerank.is_some() {
-                    let sr = SAMPLE_RATE as f64;
-                    let a = ((s * sr) as usize).min(samples.len());
-                    let b = ((e * sr).ceil() as usize).min(samples.len());
-                    samples[a..b].to_vec()
-                } else {
-                    Vec::new()
-                };
                 let q = if opts.context {
                     let f = &feats[index[path]];
                     let (a, b) = frames_in(f, s, e);
@@ -305,11 +270,11 @@ pub fn evaluate_examples(
                         .map_err(|e| query_error(o, &e.to_string()))?;
                     normalizer.apply_features(&f)
                 };
-                out.push((*o, q, clip));
+                out.push((*o, q));
             }
             Ok(out)
         })?;
-    let qfeats: Vec<(&Occurrence, Features, Vec<f32>)> = per_file.into_iter().flatten().collect();
+    let qfeats: Vec<(&Occurrence, Features)> = per_file.into_iter().flatten().collect();
     // 3. Rank the other recordings for every query.
     let containing: BTreeMap<&str, BTreeSet<&Path>> =
         labels.occurrences.iter().fold(BTreeMap::new(), |mut m, o| {
@@ -318,150 +283,111 @@ pub fn evaluate_examples(
                 .insert(o.file.as_path());
             m
         });
-    let occs: Vec<&Occurrence> = qfeats.iter().map(|q| q.0).collect();
-    let lists: Vec<(Vec<usize>, Vec<Candidate>)> = (0..qfeats.len())
+    // Cohort normalisation of every query's features (only when asked for).
+    let cohort_norms: Vec<ScoreNorm> = if configs
+        .iter()
+        .any(|c| c.norm == ExampleNorm::Cohort && c.count > 1)
+    {
+        let mut fe = frontend.build()?;
+        let cohort = builtin_cohort(&mut *fe, normalizer)?;
+        let qs: Vec<&Features> = qfeats.iter().map(|q| &q.1).collect();
+        score_norms(&cohort, &qs, opts.metric)
+            .into_iter()
+            .map(|n| n.unwrap_or(ScoreNorm::IDENTITY))
+            .collect()
+    } else {
+        vec![ScoreNorm::IDENTITY; qfeats.len()]
+    };
+    // Per query, one ranking per setting.
+    let per_query: Vec<Vec<Ranking>> = (0..qfeats.len())
         .into_par_iter()
         .map(|qi| {
+            let o = qfeats[qi].0;
             let mut ex = vec![qi];
-            ex.extend(pick_examples(&occs, qi, examples.count - 1));
+            ex.extend(pick_examples(&qfeats, qi, most - 1));
             let own: BTreeSet<&Path> = ex.iter().map(|&j| qfeats[j].0.file.as_path()).collect();
-            let mut fused = Vec::new();
-            let mut scored: Vec<Candidate> = labels
-                .files
+            let ranked: Vec<usize> = (0..labels.files.len())
+                .filter(|&i| !own.contains(labels.files[i].as_path()))
+                .collect();
+            // curves[e][r]: example e against ranked recording r.
+            let curves: Vec<Vec<Vec<(f32, usize)>>> = ex
                 .iter()
-                .zip(&feats)
-                .enumerate()
-                .filter(|(_, (p, _))| !own.contains(p.as_path()))
-                .map(|(i, (_, f))| {
-                    let curves: Vec<Vec<(f32, usize)>> = ex
+                .map(|&j| {
+                    ranked
                         .iter()
-                        .map(|&j| subsequence(qfeats[j].1.data.view(), f.data.view(), opts.metric))
-                        .collect();
-                    fuse_curves(&curves, examples.fusion, &mut fused);
-                    let (end, (d, start)) = fused
-                        .iter()
-                        .copied()
-                        .enumerate()
-                        .filter(|(_, c)| c.0.is_finite())
-                        .min_by(|a, b| a.1 .0.total_cmp(&b.1 .0))
-                        .unwrap_or((0, (f32::INFINITY, 0)));
-                    Candidate {
-                        score: d,
-                        distance: d,
-                        sim: f32::NAN,
-                        file: i,
-                        start: f.frame_start(start),
-                        end: f.frame_end(end),
-                    }
+                        .map(|&i| {
+                            subsequence(qfeats[j].1.data.view(), feats[i].data.view(), opts.metric)
+                        })
+                        .collect()
                 })
                 .collect();
-            scored.sort_by(|a, b| {
-                a.score
-                    .total_cmp(&b.score)
-                    .then_with(|| labels.files[a.file].cmp(&labels.files[b.file]))
-            });
-            (ex, scored)
-        })
-        .collect();
-    let lists = match opts.rerank {
-        Some(r) => rerank(&qfeats, &labels.files, lists, r)?,
-        None => lists,
-    };
-    let rankings: Vec<Ranking> = lists
-        .iter()
-        .enumerate()
-        .map(|(qi, (ex, scored))| {
-            let o = qfeats[qi].0;
-            let own: BTreeSet<&Path> = ex.iter().map(|&j| qfeats[j].0.file.as_path()).collect();
+            let best = |c: &[(f32, usize)]| {
+                c.iter()
+                    .map(|c| c.0)
+                    .filter(|d| d.is_finite())
+                    .fold(f32::INFINITY, f32::min)
+            };
+            let corpus_norms: Vec<ScoreNorm> = curves
+                .iter()
+                .map(|per_file| {
+                    ScoreNorm::fit(per_file.iter().map(|c| best(c))).unwrap_or(ScoreNorm::IDENTITY)
+                })
+                .collect();
             let rel = &containing[o.word.as_str()];
-            Ranking {
-                relevant: scored
-                    .iter()
-                    .map(|c| rel.contains(labels.files[c.file].as_path()))
-                    .collect(),
-                total_relevant: rel.iter().filter(|p| !own.contains(*p)).count(),
-            }
-        })
-        .collect();
-    if let Some(path) = std::env::var_os("WORDSPOT_RERANK_DUMP") {
-        use std::io::Write;
-        let mut w = std::fs::File::create(&path).map_err(|e| Error::io(Path::new(&path), e))?;
-        for (qi, (_, scored)) in lists.iter().enumerate() {
-            let rel = &containing[qfeats[qi].0.word.as_str()];
-            let d: Vec<f32> = scored.iter().map(|c| c.distance).collect();
-            let (m, sd) = robust_z(&d);
-            let rows: Vec<(f32, f32, bool)> = scored
+            let total_relevant = rel.iter().filter(|p| !own.contains(*p)).count();
+            let mut fused = Vec::new();
+            let mut scaled: Vec<Vec<(f32, usize)>> = Vec::new();
+            configs
                 .iter()
                 .map(|c| {
-                    (
-                        (c.distance - m) / sd,
-                        c.sim,
-                        rel.contains(labels.files[c.file].as_path()),
-                    )
-                })
-                .collect();
-            let _ = writeln!(
-                w,
-                "{}",
-                serde_json::json!({"word": qfeats[qi].0.word, "total": rankings[qi].total_relevant, "rows": rows})
-            );
-        }
-    }
-    let (rows, without_relevant) = precision_recall(&rankings, ks);
-    let words: BTreeSet<&str> = queries.iter().map(|o| o.word.as_str()).collect();
-    Ok(RetrievalReport {
-        frontend: frontend.name(),
-        rows,
-        queries: rankings.len(),
-        without_relevant,
-        recordings: labels.files.len(),
-        words: words.len(),
-    })
-}
-
-/// Rescores the first `r.top` candidates of every query with the word
-/// verifier (see [`Rerank`]) and sorts them by the combined score; the rest
-/// follow in DTW order.
-fn rerank(
-    qfeats: &[(&Occurrence, Features, Vec<f32>)],
-    files: &[PathBuf],
-    lists: Vec<(Vec<usize>, Vec<Candidate>)>,
-    r: Rerank,
-) -> Result<Vec<(Vec<usize>, Vec<Candidate>)>> {
-    let embedder = WordEmbedder::builtin()?;
-    let cohort = super::cohort::builtin_cohort_embeddings()?;
-    lists
-        .into_par_iter()
-        .map_init(
-            || (embedder.clone(), vec![0.0; WINDOW], vec![0.0; DIM]),
-            |(e, buf, emb), (ex, mut scored)| {
-                let refs: Vec<Vec<f32>> = ex
-                    .iter()
-                    .map(|&j| embed_take(e, &qfeats[j].2))
-                    .collect::<Result<_>>()?;
-                let sims: Vec<f32> = cohort.iter().map(|v| best_similarity(&refs, v)).collect();
-                let norm = VerifierNorm::fit(&sims).unwrap_or(VerifierNorm {
-                    mean: 0.0,
-                    std: 1.0,
-                });
-                let d: Vec<f32> = scored.iter().map(|c| c.distance).collect();
-                let (m, sd) = robust_z(&d);
-                let top = r.top.min(scored.len());
-                for c in &mut scored[..top] {
-                    match_window(&files[c.file], c.start, c.end, buf)?;
-                    if let Some(m) = r.config.margin {
-                        mask_to_match(buf, c.start, c.end, m);
+                    let n = c.count.min(ex.len());
+                    let mut scored: Vec<(f32, &PathBuf)> = ranked
+                        .iter()
+                        .enumerate()
+                        .map(|(r, &i)| {
+                            scaled.clear();
+                            for e in 0..n {
+                                let mut cv = curves[e][r].clone();
+                                match c.norm {
+                                    ExampleNorm::None => {}
+                                    ExampleNorm::Cohort => {
+                                        scale_curve(&mut cv, &cohort_norms[ex[e]])
+                                    }
+                                    ExampleNorm::Corpus => scale_curve(&mut cv, &corpus_norms[e]),
+                                }
+                                scaled.push(cv);
+                            }
+                            fuse_curves(&scaled, c.fusion, &mut fused);
+                            (best(&fused), &labels.files[i])
+                        })
+                        .collect();
+                    scored.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+                    Ranking {
+                        relevant: scored
+                            .iter()
+                            .map(|(_, p)| rel.contains(p.as_path()))
+                            .collect(),
+                        total_relevant,
                     }
-                    e.embed(buf, emb)?;
-                    let v = norm.apply(best_similarity(&refs, emb));
-                    c.sim = v;
-                    c.score = r.config.score((c.distance - m) / sd, v);
-                }
-                scored[..top].sort_by(|a, b| a.score.total_cmp(&b.score));
-                Ok((ex, scored))
-            },
-        )
-        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    let words: BTreeSet<&str> = queries.iter().map(|o| o.word.as_str()).collect();
+    Ok((0..configs.len())
+        .map(|ci| {
+            let rankings: Vec<Ranking> = per_query.iter().map(|r| r[ci].clone()).collect();
+            let (rows, without_relevant) = precision_recall(&rankings, ks);
+            RetrievalReport {
+                frontend: frontend.name(),
+                rows,
+                queries: rankings.len(),
+                without_relevant,
+                recordings: labels.files.len(),
+                words: words.len(),
+            }
+        })
+        .collect())
 }
 
 /// Per cut-off, the index of the report with the highest F1 (first on ties).
@@ -502,6 +428,11 @@ mod tests {
         assert_eq!(speaker_of(Path::new("x/0a2b_nohash_1.wav")), "0a2b");
         assert_eq!(speaker_of(Path::new("fsdd/7_george_12.wav")), "george");
         assert_eq!(speaker_of(Path::new("w/alexa/3.flac")), "w/alexa/3.flac");
+        let f = Features {
+            data: Array2::zeros((2, 1)),
+            hop: 160,
+            window: 400,
+        };
         let occ = |file: &str, word: &str| Occurrence {
             file: file.into(),
             word: word.into(),
@@ -516,7 +447,7 @@ mod tests {
             occ("c_nohash_1.wav", "x"),
             occ("d_nohash_0.wav", "x"),
         ];
-        let qs: Vec<&Occurrence> = os.iter().collect();
+        let qs: Vec<(&Occurrence, Features)> = os.iter().map(|o| (o, f.clone())).collect();
         // From query 0 (speaker a): skip a's other take and the other word; c once.
         assert_eq!(pick_examples(&qs, 0, 4), vec![3, 5]);
         assert_eq!(pick_examples(&qs, 5, 1), vec![0]);

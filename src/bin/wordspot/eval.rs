@@ -53,16 +53,24 @@ pub struct RetrievalArgs {
     #[arg(long)]
     pub trim: bool,
     /// Examples per query: the occurrence plus N-1 others of its word by other
-    /// speakers (their recordings are left out of its ranking).
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub examples: usize,
-    /// Fusion of a query's examples: `min` or `mean:K`.
-    #[arg(long, default_value = "min")]
-    pub example_fusion: wordspot::detector::Fusion,
-    /// Rerank each query's N best recordings with the built-in word verifier
-    /// (0: DTW order only).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub rerank: usize,
+    /// speakers (their recordings are left out of its ranking). A list
+    /// (`1,3,5`) compares them in one pass, every setting ranking the same
+    /// recordings (those of the largest N's examples left out).
+    #[arg(
+        long,
+        value_name = "N[,N..]",
+        value_delimiter = ',',
+        default_value = "1"
+    )]
+    pub examples: Vec<usize>,
+    /// Fusion of a query's examples: `min` or `mean:K` (a list compares them).
+    #[arg(long, value_delimiter = ',', default_value = "min")]
+    pub example_fusion: Vec<wordspot::detector::Fusion>,
+    /// Scaling of each example's distances before fusion: `cohort` (z-norm on
+    /// the built-in cohort), `corpus` (z-norm over the ranked recordings) or
+    /// `none`; a list compares them.
+    #[arg(long, value_delimiter = ',', default_value = "cohort")]
+    pub example_norm: Vec<wordspot::query::ExampleNorm>,
     /// Sweep transformer layers (wav2vec2 only), e.g. `1-12` or `3,6,9`; `{layer}` in --stats is replaced.
     #[arg(long, value_name = "LIST")]
     pub layers: Option<String>,
@@ -181,10 +189,6 @@ fn run_retrieval(a: RetrievalArgs) -> Result<()> {
         context: a.context,
         trim: a.trim,
         words: a.words.clone(),
-        rerank: (a.rerank > 0).then(|| wordspot::eval::retrieval::Rerank {
-            top: a.rerank,
-            ..Default::default()
-        }),
         cache: (!a.no_cache)
             .then(|| FeatureCache::new(a.cache.clone().unwrap_or_else(FeatureCache::default_dir))),
     };
@@ -197,7 +201,23 @@ fn run_retrieval(a: RetrievalArgs) -> Result<()> {
             parse_layers(spec)?.into_iter().map(Some).collect()
         }
     };
+    let mut configs = Vec::new();
+    for &count in &a.examples {
+        for &fusion in &a.example_fusion {
+            for &norm in &a.example_norm {
+                configs.push(retrieval::Examples {
+                    count,
+                    fusion,
+                    norm,
+                });
+            }
+        }
+    }
+    if configs.len() > 1 && layers.len() > 1 {
+        bail!("sweep either --layers or the example settings (--examples, --example-fusion, --example-norm), not both");
+    }
     let mut reports = Vec::new();
+    let mut labels_of_rows = Vec::new();
     for layer in &layers {
         let mut fe = a.fe.clone();
         fe.layer = *layer;
@@ -209,14 +229,34 @@ fn run_retrieval(a: RetrievalArgs) -> Result<()> {
         let (_, norm) = fe.build()?;
         let cfg: FrontendConfig = fe.config()?;
         eprintln!("evaluating {} ...", cfg.name());
-        let examples = retrieval::Examples {
-            count: a.examples,
-            fusion: a.example_fusion,
-        };
-        reports.push(retrieval::evaluate_examples(
-            &labels, &cfg, &norm, &opts, &KS, examples,
-        )?);
+        let t0 = std::time::Instant::now();
+        let rs = retrieval::evaluate_configs(&labels, &cfg, &norm, &opts, &KS, &configs)?;
+        eprintln!(
+            "{} setting(s) evaluated in {:.1} s",
+            rs.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        for (r, c) in rs.into_iter().zip(&configs) {
+            labels_of_rows.push(if configs.len() > 1 {
+                let f = match c.fusion {
+                    wordspot::detector::Fusion::Min => "min".to_string(),
+                    wordspot::detector::Fusion::Mean(k) => format!("mean:{k}"),
+                };
+                format!("{} ex {f} {}", c.count, c.norm)
+            } else {
+                r.frontend.clone()
+            });
+            reports.push(r);
+        }
     }
+    for (r, l) in reports.iter_mut().zip(labels_of_rows) {
+        r.frontend = l;
+    }
+    let layers = if configs.len() > 1 {
+        vec![a.fe.layer; reports.len()]
+    } else {
+        layers
+    };
     print_retrieval(&reports, &layers, &a)
 }
 
@@ -297,13 +337,13 @@ fn print_retrieval(
                     ),
                     ("R@k", |p| p.recall),
                 ] {
-                    write!(out, "\n{name:<18}")?;
+                    write!(out, "\n{name:<22}")?;
                     for row in &r0.rows {
                         write!(out, "{:>9}", format!("k={}", row.k))?;
                     }
                     writeln!(out)?;
                     for (i, r) in reports.iter().enumerate() {
-                        write!(out, "{:<18}", r.frontend)?;
+                        write!(out, "{:<22}", r.frontend)?;
                         for (j, row) in r.rows.iter().enumerate() {
                             let mark = if best[j] == Some(i) { "*" } else { " " };
                             write!(out, "{:>8.4}{mark}", get(row))?;
@@ -311,7 +351,7 @@ fn print_retrieval(
                         writeln!(out)?;
                     }
                 }
-                writeln!(out, "\n* best layer by F1 at that k")?;
+                writeln!(out, "\n* best row by F1 at that k")?;
             }
         }
     }

@@ -15,10 +15,13 @@ use wordspot::export::{self, drop_rejected, read_judgements, ExportFormat};
 use wordspot::features::{Features, Frontend};
 use wordspot::normalize::Normalizer;
 use wordspot::query::{
-    build_queries, from_annotation, merge_specs, read_query_list, ExampleSpec, QuerySpec,
+    build_queries_with, cohort_norms, from_annotation, merge_specs, read_query_list, ExampleNorm,
+    ExampleSpec, QueryOptions, QuerySpec,
 };
 use wordspot::report::{write_report, ReportOptions};
-use wordspot::search::{collect_files, file_features, spot, FeatureCache, SpotOptions, WordHit};
+use wordspot::search::{
+    collect_files, file_features, spot_normalised, FeatureCache, SpotOptions, WordHit,
+};
 
 use crate::common::{check_plot_path, parse_count, parse_time, warn_skipped, Format, FrontendArgs};
 
@@ -49,6 +52,12 @@ pub struct SearchArgs {
     /// Fusion of a word's examples: `min` (best example) or `mean:K` (mean of the K best).
     #[arg(long, default_value = "min")]
     pub fusion: Fusion,
+    /// Scaling of each example's distances before a word's examples are
+    /// fused: `cohort` (standardised on the built-in cohort of keyword-free
+    /// speech, then mapped back to the examples' distance scale) or `none`.
+    /// Only words with several examples are affected.
+    #[arg(long, default_value = "cohort")]
+    pub example_norm: ExampleNorm,
     /// Keep every non-overlapping hit at or under this distance (per recording,
     /// all of them unless --per-file is given).
     #[arg(long, value_name = "D")]
@@ -63,6 +72,12 @@ pub struct SearchArgs {
     /// Keep the query's leading/trailing silence.
     #[arg(long)]
     pub no_trim: bool,
+    /// Contextual queries: encode each example's whole recording and keep the
+    /// frames inside the example's times (for frontends whose frames see their
+    /// surroundings: the speech embedding, wav2vec2), instead of encoding the
+    /// cut example alone.
+    #[arg(long)]
+    pub context: bool,
     /// Recordings or folders (searched recursively).
     #[arg(required = true, value_name = "CORPUS")]
     pub corpus: Vec<PathBuf>,
@@ -164,7 +179,25 @@ pub fn run(a: SearchArgs) -> Result<()> {
     let (mut fe, norm) = a.fe.build()?;
     let cfg = fe.config();
     let specs = query_specs(&a)?;
-    let queries = build_queries(&specs, &mut *fe, &norm, a.no_trim)?;
+    let cache = (!a.no_cache)
+        .then(|| FeatureCache::new(a.cache.clone().unwrap_or_else(FeatureCache::default_dir)));
+    let qo = QueryOptions {
+        no_trim: a.no_trim,
+        context: a.context,
+        cache: cache.clone(),
+    };
+    let queries = build_queries_with(&specs, &mut *fe, &norm, &qo)?;
+    let several = queries.iter().filter(|q| q.examples.len() > 1).count();
+    let norms = match a.example_norm {
+        ExampleNorm::Corpus => {
+            bail!("--example-norm corpus needs every recording's distances first: only `eval retrieval` offers it")
+        }
+        ExampleNorm::Cohort if several > 0 => {
+            eprintln!("{several} word(s) with several examples: each example standardised on the built-in cohort before fusion");
+            cohort_norms(&queries, &mut *fe, &norm, a.fe.metric)?
+        }
+        _ => Vec::new(),
+    };
 
     let (files, errors) = collect_files(&a.corpus);
     for e in &errors {
@@ -195,10 +228,9 @@ pub fn run(a: SearchArgs) -> Result<()> {
             (None, None) => Some(1),
         },
         max_distance: a.max_distance,
-        cache: (!a.no_cache)
-            .then(|| FeatureCache::new(a.cache.clone().unwrap_or_else(FeatureCache::default_dir))),
+        cache,
     };
-    let res = spot(&queries, &files, &cfg, &norm, &opts, &|| bar.inc(1))?;
+    let res = spot_normalised(&queries, &norms, &files, &cfg, &norm, &opts, &|| bar.inc(1))?;
     bar.finish_and_clear();
     for e in &res.skipped {
         warn_skipped(e);
