@@ -22,7 +22,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -97,9 +97,12 @@ fn sound_server(test: &str) -> Option<Sound> {
                     text(&o)
                 );
             }
-            eprintln!(
+            // Straight to the file descriptor: seen even where the harness
+            // captures the test's output.
+            let _ = writeln!(
+                std::io::stderr(),
                 "skipped {test}: no sound server ({}); see README.md, \"Live microphone tests\"",
-                text(&o)
+                text(&o).replace('\n', "; ")
             );
             return None;
         }
