@@ -1,16 +1,20 @@
 //! Microphone capture with cpal (cargo feature `mic`).
 //!
 //! The cpal data callback does nothing but [`CaptureWriter::write`]; the
-//! error callback only sets an atomic flag. [`MicSource`] reads the ring on
+//! error callback only touches atomics ([`on_stream_error`]): an xrun (the
+//! device's buffer overflowed because the process was not scheduled in
+//! time; cpal restarts the stream itself) is counted as an overrun, any
+//! other error flags the stream as failed. [`MicSource`] reads the ring on
 //! the processing thread, resamples to 16 kHz mono, and re-opens the stream
-//! with back-off when it fails or goes silent.
+//! with back-off when it fails or goes silent, never waiting more than
+//! [`super::reopen::CLOSE_TIMEOUT`] for a dead stream to close.
 
 use std::sync::atomic::Ordering;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::SampleFormat;
 
-use super::ring::{capture_ring, CaptureSample, CaptureWriter, MAX_CHANNELS};
+use super::ring::{capture_ring, CaptureSample, CaptureShared, CaptureWriter, MAX_CHANNELS};
 use super::{Opened, Opener, ReopeningSource, Source, SourceStats};
 use crate::{Error, Result};
 
@@ -141,6 +145,19 @@ impl MicSource {
     pub fn last_error(&self) -> Option<&str> {
         self.inner.last_error()
     }
+
+    /// Ends the stream when `stop` is set (e.g. on Ctrl-C): `read` returns
+    /// `Ok(0)` instead of waiting out a re-open back-off.
+    pub fn with_stop(mut self, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.inner = self.inner.with_stop(stop);
+        self
+    }
+
+    /// Dead streams that did not close within a second and were left
+    /// behind (each keeps a thread).
+    pub fn abandoned_streams(&self) -> u64 {
+        self.inner.abandoned_streams()
+    }
 }
 
 impl Source for MicSource {
@@ -237,9 +254,25 @@ where
     device.build_input_stream::<T, _, _>(
         config,
         move |data: &[T], _: &cpal::InputCallbackInfo| writer.write(data),
-        move |_err| shared.error.store(true, Ordering::Release),
+        move |err: cpal::Error| on_stream_error(&shared, err.kind()),
         None,
     )
+}
+
+/// What the stream's error callback does (real-time safe: atomics only).
+/// An xrun is lost audio, not a lost device: cpal has already restarted the
+/// stream, so it is counted as an overrun (how many frames were lost is not
+/// known; they are not added to `dropped_frames`). A changed route or a
+/// refused real-time priority leaves the stream running. Anything else
+/// marks the stream as failed, for the reader to re-open it.
+pub(crate) fn on_stream_error(shared: &CaptureShared, kind: cpal::ErrorKind) {
+    match kind {
+        cpal::ErrorKind::Xrun => {
+            shared.overruns.fetch_add(1, Ordering::Relaxed);
+        }
+        cpal::ErrorKind::DeviceChanged | cpal::ErrorKind::RealtimeDenied => {}
+        _ => shared.error.store(true, Ordering::Release),
+    }
 }
 
 #[cfg(test)]
@@ -278,6 +311,28 @@ mod tests {
         match MicSource::open(Some("no-such-device-7f3a9"), 1.0) {
             Err(Error::Device(m)) => assert!(!m.contains('\n'), "{m}"),
             other => panic!("expected a device error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn xrun_is_an_overrun_not_a_failure() {
+        let (_w, r) = capture_ring(100, 1).unwrap();
+        let shared = r.shared();
+        on_stream_error(shared, cpal::ErrorKind::Xrun);
+        on_stream_error(shared, cpal::ErrorKind::Xrun);
+        on_stream_error(shared, cpal::ErrorKind::RealtimeDenied);
+        on_stream_error(shared, cpal::ErrorKind::DeviceChanged);
+        assert_eq!(shared.overruns.load(Ordering::Relaxed), 2);
+        assert!(!shared.error.load(Ordering::Relaxed));
+        for kind in [
+            cpal::ErrorKind::DeviceNotAvailable,
+            cpal::ErrorKind::BackendError,
+            cpal::ErrorKind::StreamInvalidated,
+        ] {
+            let (_w, r) = capture_ring(100, 1).unwrap();
+            on_stream_error(r.shared(), kind);
+            assert!(r.shared().error.load(Ordering::Relaxed), "{kind:?}");
+            assert_eq!(r.shared().overruns.load(Ordering::Relaxed), 0);
         }
     }
 

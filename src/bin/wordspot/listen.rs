@@ -249,7 +249,7 @@ fn open_source(a: &ListenArgs, stop: Arc<AtomicBool>) -> Result<Box<dyn Source>>
             Box::new(src)
         }
         Some(p) => Box::new(FileSource::open(p)?),
-        None => return open_mic(a),
+        None => return open_mic(a, stop),
     };
     Ok(if a.realtime {
         Box::new(Paced::new(src))
@@ -258,16 +258,16 @@ fn open_source(a: &ListenArgs, stop: Arc<AtomicBool>) -> Result<Box<dyn Source>>
     })
 }
 
+/// The microphone; Ctrl-C (`stop`) also ends a re-open back-off.
 #[cfg(feature = "mic")]
-fn open_mic(a: &ListenArgs) -> Result<Box<dyn Source>> {
-    Ok(Box::new(wordspot::audio::MicSource::open(
-        a.device.as_deref(),
-        a.ring_seconds,
-    )?))
+fn open_mic(a: &ListenArgs, stop: Arc<AtomicBool>) -> Result<Box<dyn Source>> {
+    Ok(Box::new(
+        wordspot::audio::MicSource::open(a.device.as_deref(), a.ring_seconds)?.with_stop(stop),
+    ))
 }
 
 #[cfg(not(feature = "mic"))]
-fn open_mic(_: &ListenArgs) -> Result<Box<dyn Source>> {
+fn open_mic(_: &ListenArgs, _: Arc<AtomicBool>) -> Result<Box<dyn Source>> {
     bail!("this build has no microphone support (feature `mic`); use --input FILE or -")
 }
 
