@@ -340,34 +340,6 @@ pub fn mask_to_match(window: &mut [f32], start: f64, end: f64, margin: f32) {
     silence_outside(window, from, to);
 }
 
-/// The samples of recording `path` in the [`WINDOW`] centred on the middle
-/// of a match over `start..end` seconds, read block by block without
-/// decoding past the window (a long recording is not read whole); zero where
-/// the window runs past either end of the recording.
-pub fn match_window(path: &Path, start: f64, end: f64, out: &mut [f32]) -> Result<()> {
-    use audio::Source;
-    let first = centre_sample(start, end) - REACH as i64;
-    out.iter_mut().for_each(|v| *v = 0.0);
-    let mut src = audio::FileSource::open(path)?;
-    let mut block = Vec::with_capacity(audio::BLOCK);
-    let mut at: i64 = 0;
-    while at < first + WINDOW as i64 {
-        block.clear();
-        let n = src.read(&mut block)?;
-        if n == 0 {
-            break;
-        }
-        for (i, &v) in block.iter().enumerate() {
-            let j = at + i as i64 - first;
-            if (0..WINDOW as i64).contains(&j) {
-                out[j as usize] = v;
-            }
-        }
-        at += n as i64;
-    }
-    Ok(())
-}
-
 /// An enrollment take's embedding: the take centred in the window (its middle
 /// [`WINDOW`] samples if longer).
 pub fn embed_take(embedder: &mut WordEmbedder, take: &[f32]) -> Result<Vec<f32>> {
@@ -808,25 +780,6 @@ mod tests {
         assert_eq!(w[12_000], 1.0);
         assert!(w[17_599] > 0.0);
         assert_eq!(w[17_600], 0.0);
-    }
-
-    #[test]
-    fn match_window_reads_what_the_whole_file_gives() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.wav");
-        // 3 s; a value per sample that survives 16-bit WAV rounding.
-        let x: Vec<f32> = (0..48_000)
-            .map(|i| ((i % 2000) as f32 - 1000.0) / 2048.0)
-            .collect();
-        crate::audio::write_wav(&p, &x).unwrap();
-        let all = crate::audio::read_file(&p).unwrap();
-        for (start, end) in [(0.1, 0.4), (1.2, 1.9), (2.7, 2.95)] {
-            let mut a = vec![0.0; WINDOW];
-            let mut b = vec![9.0; WINDOW];
-            centred_window(&all, centre_sample(start, end), &mut a);
-            match_window(&p, start, end, &mut b).unwrap();
-            assert_eq!(a, b, "{start}-{end}");
-        }
     }
 
     #[test]
