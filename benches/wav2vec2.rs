@@ -7,7 +7,7 @@
 //! skipped with a message. Each iteration encodes 10 s of audio, so
 //! real-time factor = time per iteration / 10 s.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -26,6 +26,16 @@ fn signal() -> Vec<f32> {
                 + (((i * 7919) % 1000) as f32 / 1000.0 - 0.5) * 0.02
         })
         .collect()
+}
+
+fn stream_cfg(path: &Path, chunk_s: f32, context_s: f32, lookahead_s: f32) -> Wav2vec2Config {
+    Wav2vec2Config {
+        model: path.to_path_buf(),
+        layer: None,
+        chunk_s,
+        context_s,
+        lookahead_s,
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -53,30 +63,42 @@ fn bench(c: &mut Criterion) {
                 continue;
             }
         };
-        let cfg = Wav2vec2Config {
-            model: path.clone(),
-            layer: None,
-            chunk_s: 1.0,
-            context_s: 0.5,
-            lookahead_s: 0.25,
-        };
-        let mut fe = Wav2vec2::with_model(cfg, model).expect("frontend");
         g.bench_function(format!("{name}/whole"), |b| {
+            let mut fe = Wav2vec2::with_model(stream_cfg(&path, 1.0, 1.0, 0.5), model.clone())
+                .expect("frontend");
             b.iter(|| fe.infer(&x).expect("inference"))
         });
-        if name.starts_with("base-L6") {
-            let mut out = Vec::with_capacity(SECONDS * 50 * 768);
-            g.bench_function(format!("{name}/stream_1s_ctx0.5_la0.25"), |b| {
-                b.iter(|| {
-                    out.clear();
-                    fe.reset();
-                    for block in x.chunks(1600) {
-                        fe.push(block, &mut out).expect("push");
-                    }
-                    fe.finish(&mut out).expect("finish");
-                    out.len()
-                })
-            });
+        if !name.starts_with("base-L6") {
+            continue;
+        }
+        // (chunk, context, look-ahead) in seconds: the CLI default, then the
+        // lighter setting earlier versions benchmarked.
+        for (chunk, ctx, look) in [(1.0, 1.0, 0.5), (1.0, 0.5, 0.25)] {
+            for incremental in [true, false] {
+                let mut fe =
+                    Wav2vec2::with_model(stream_cfg(&path, chunk, ctx, look), model.clone())
+                        .expect("frontend");
+                if fe.set_incremental(incremental) != incremental {
+                    eprintln!("{name}: not cut, no incremental streaming");
+                    continue;
+                }
+                let mode = if incremental { "inc" } else { "chunked" };
+                let mut out = Vec::with_capacity(SECONDS * 50 * 768);
+                g.bench_function(
+                    format!("{name}/stream_{mode}_{chunk}s_ctx{ctx}_la{look}"),
+                    |b| {
+                        b.iter(|| {
+                            out.clear();
+                            fe.reset();
+                            for block in x.chunks(1600) {
+                                fe.push(block, &mut out).expect("push");
+                            }
+                            fe.finish(&mut out).expect("finish");
+                            out.len()
+                        })
+                    },
+                );
+            }
         }
     }
     g.finish();
