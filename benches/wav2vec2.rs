@@ -71,10 +71,36 @@ fn bench(c: &mut Criterion) {
         if !name.starts_with("base-L6") {
             continue;
         }
+        #[cfg(feature = "wav2vec2-threads")]
+        if name == "base-L6.int8" {
+            let two = model.clone().with_threads(2).expect("threads");
+            g.bench_function(format!("{name}/whole_2threads"), |b| {
+                let mut fe = Wav2vec2::with_model(stream_cfg(&path, 1.0, 1.0, 0.5), two.clone())
+                    .expect("frontend");
+                b.iter(|| fe.infer(&x).expect("inference"))
+            });
+            let mut fe =
+                Wav2vec2::with_model(stream_cfg(&path, 1.0, 1.0, 0.5), two).expect("frontend");
+            let mut out = Vec::with_capacity(SECONDS * 50 * 768);
+            g.bench_function(format!("{name}/stream_inc_1s_ctx1_la0.5_2threads"), |b| {
+                b.iter(|| {
+                    out.clear();
+                    fe.reset();
+                    for block in x.chunks(1600) {
+                        fe.push(block, &mut out).expect("push");
+                    }
+                    fe.finish(&mut out).expect("finish");
+                    out.len()
+                })
+            });
+        }
         // (chunk, context, look-ahead) in seconds: the CLI default, then the
         // lighter setting earlier versions benchmarked.
         for (chunk, ctx, look) in [(1.0, 1.0, 0.5), (1.0, 0.5, 0.25)] {
             for incremental in [true, false] {
+                if !incremental && name != "base-L6.int8" {
+                    continue;
+                }
                 let mut fe =
                     Wav2vec2::with_model(stream_cfg(&path, chunk, ctx, look), model.clone())
                         .expect("frontend");

@@ -74,7 +74,15 @@ pub struct Wav2vec2Model {
     plans: Plans,
     /// Why the graph was not cut (when it was not).
     split_note: Option<String>,
+    /// Threads for tract's matrix products (1: the calling thread only).
+    threads: usize,
+    #[cfg(feature = "wav2vec2-threads")]
+    pool: Option<tract_onnx::prelude::multithread::Executor>,
 }
+
+/// Environment variable giving the wav2vec2 frontend's thread count (default 1;
+/// more than 1 needs the `wav2vec2-threads` build feature).
+pub const THREADS_ENV: &str = "WORDSPOT_W2V_THREADS";
 
 /// Turns a tract error into a one-line [`Error::model`].
 fn model_err(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
@@ -209,7 +217,38 @@ impl Wav2vec2Model {
             sidecar,
             plans,
             split_note,
+            threads: 1,
+            #[cfg(feature = "wav2vec2-threads")]
+            pool: None,
         })
+    }
+
+    /// Runs tract's matrix products on `n` threads (≥ 1; 1 is the calling thread
+    /// only). More than one needs the `wav2vec2-threads` build feature. Results do
+    /// not depend on the thread count (tract splits work on row boundaries).
+    pub fn with_threads(mut self, n: usize) -> Result<Wav2vec2Model> {
+        if n == 0 {
+            return Err(Error::invalid("wav2vec2 threads must be at least 1"));
+        }
+        #[cfg(feature = "wav2vec2-threads")]
+        {
+            use tract_onnx::prelude::multithread::Executor;
+            self.pool = (n > 1).then(|| Executor::multithread_with_name(n, "wordspot-w2v"));
+        }
+        #[cfg(not(feature = "wav2vec2-threads"))]
+        if n > 1 {
+            return Err(Error::invalid(format!(
+                "{n} wav2vec2 threads asked for, but this build runs one \
+                 (rebuild with --features wav2vec2-threads)"
+            )));
+        }
+        self.threads = n;
+        Ok(self)
+    }
+
+    /// Threads used for the matrix products (see [`Self::with_threads`]).
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// The model file.
@@ -319,9 +358,18 @@ impl Wav2vec2Model {
     }
 
     fn run_plan(&self, plan: &Arc<TypedRunnableModel>, input: TValue) -> Result<TValue> {
-        let mut out = plan
-            .run(tvec!(input))
-            .map_err(|e| model_err(&self.path, "inference failed", e))?;
+        #[cfg(feature = "wav2vec2-threads")]
+        let out = match &self.pool {
+            Some(pool) => {
+                tract_onnx::prelude::multithread::multithread_tract_scope(pool.clone(), || {
+                    plan.run(tvec!(input))
+                })
+            }
+            None => plan.run(tvec!(input)),
+        };
+        #[cfg(not(feature = "wav2vec2-threads"))]
+        let out = plan.run(tvec!(input));
+        let mut out = out.map_err(|e| model_err(&self.path, "inference failed", e))?;
         Ok(out.remove(0))
     }
 
@@ -458,9 +506,16 @@ pub struct Wav2vec2 {
 }
 
 impl Wav2vec2 {
-    /// Loads the model named in `cfg` and prepares streaming.
+    /// Loads the model named in `cfg` and prepares streaming. The thread count
+    /// comes from the environment variable [`THREADS_ENV`] (default 1).
     pub fn new(cfg: Wav2vec2Config) -> Result<Wav2vec2> {
-        let model = Wav2vec2Model::load(&cfg.model)?;
+        let threads = match std::env::var(THREADS_ENV) {
+            Ok(v) => v.trim().parse::<usize>().map_err(|_| {
+                Error::invalid(format!("{THREADS_ENV}={v:?}: expected a thread count"))
+            })?,
+            Err(_) => 1,
+        };
+        let model = Wav2vec2Model::load(&cfg.model)?.with_threads(threads)?;
         Wav2vec2::with_model(cfg, model)
     }
 
