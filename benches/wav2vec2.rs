@@ -5,12 +5,16 @@
 //! folder holding `base-L6.onnx`, `base-L6.int8.onnx`, `base-L12.onnx`,
 //! `base-L12.int8.onnx` (each with its `.json` sidecar); missing files are
 //! skipped with a message. Each iteration encodes 10 s of audio, so
-//! real-time factor = time per iteration / 10 s.
+//! real-time factor = time per iteration / 10 s. Rows: `whole` (one pass),
+//! `stream_inc_*` (incremental streaming), `stream_chunked_*` (each window
+//! re-encoded), `*_2threads` (with `--features wav2vec2-threads` and
+//! `WORDSPOT_W2V_BENCH_THREADS=1`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use wordspot::features::wav2vec2::{Wav2vec2, Wav2vec2Model};
 use wordspot::features::{Frontend, Wav2vec2Config};
 
@@ -26,6 +30,53 @@ fn signal() -> Vec<f32> {
                 + (((i * 7919) % 1000) as f32 / 1000.0 - 0.5) * 0.02
         })
         .collect()
+}
+
+/// CPU time of the calling thread in seconds (Linux; 0 elsewhere), printed beside
+/// criterion's wall-clock times: on a shared machine the wall clock of one
+/// iteration includes waiting for the core.
+fn thread_cpu() -> f64 {
+    let Ok(st) = std::fs::read_to_string("/proc/thread-self/stat") else {
+        return 0.0;
+    };
+    let f: Vec<&str> = st
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
+
+/// Runs `f` under criterion and prints its mean thread CPU time per iteration as an RTF.
+fn timed<R>(g: &mut BenchmarkGroup<'_, WallTime>, id: String, mut f: impl FnMut() -> R) {
+    let (mut cpu, mut n) = (0.0, 0u32);
+    g.bench_function(&id, |b| {
+        b.iter(|| {
+            let t = thread_cpu();
+            let r = f();
+            cpu += thread_cpu() - t;
+            n += 1;
+            r
+        })
+    });
+    if n > 0 {
+        eprintln!(
+            "{id}: calling-thread CPU RTF {:.3} ({n} iterations)",
+            cpu / n as f64 / SECONDS as f64
+        );
+    }
+}
+
+fn stream_cfg(path: &Path, chunk_s: f32, context_s: f32, lookahead_s: f32) -> Wav2vec2Config {
+    Wav2vec2Config {
+        model: path.to_path_buf(),
+        layer: None,
+        chunk_s,
+        context_s,
+        lookahead_s,
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -53,21 +104,33 @@ fn bench(c: &mut Criterion) {
                 continue;
             }
         };
-        let cfg = Wav2vec2Config {
-            model: path.clone(),
-            layer: None,
-            chunk_s: 1.0,
-            context_s: 0.5,
-            lookahead_s: 0.25,
-        };
-        let mut fe = Wav2vec2::with_model(cfg, model).expect("frontend");
-        g.bench_function(format!("{name}/whole"), |b| {
-            b.iter(|| fe.infer(&x).expect("inference"))
+        let mut fe = Wav2vec2::with_model(stream_cfg(&path, 1.0, 1.0, 0.5), model.clone())
+            .expect("frontend");
+        timed(&mut g, format!("{name}/whole"), || {
+            fe.infer(&x).expect("inference")
         });
-        if name.starts_with("base-L6") {
+        if !name.starts_with("base-L6") {
+            continue;
+        }
+        // Two-thread rows (need the wav2vec2-threads feature) only when asked:
+        // models/bench.sh runs the one-core rows pinned and these unpinned.
+        #[cfg(feature = "wav2vec2-threads")]
+        if name == "base-L6.int8"
+            && std::env::var("WORDSPOT_W2V_BENCH_THREADS").as_deref() == Ok("1")
+        {
+            let two = model.clone().with_threads(2).expect("threads");
+            let mut fe = Wav2vec2::with_model(stream_cfg(&path, 1.0, 1.0, 0.5), two.clone())
+                .expect("frontend");
+            timed(&mut g, format!("{name}/whole_2threads"), || {
+                fe.infer(&x).expect("inference")
+            });
+            let mut fe =
+                Wav2vec2::with_model(stream_cfg(&path, 1.0, 1.0, 0.5), two).expect("frontend");
             let mut out = Vec::with_capacity(SECONDS * 50 * 768);
-            g.bench_function(format!("{name}/stream_1s_ctx0.5_la0.25"), |b| {
-                b.iter(|| {
+            timed(
+                &mut g,
+                format!("{name}/stream_inc_1s_ctx1_la0.5_2threads"),
+                || {
                     out.clear();
                     fe.reset();
                     for block in x.chunks(1600) {
@@ -75,8 +138,39 @@ fn bench(c: &mut Criterion) {
                     }
                     fe.finish(&mut out).expect("finish");
                     out.len()
-                })
-            });
+                },
+            );
+        }
+        // (chunk, context, look-ahead) in seconds: the CLI default, then the
+        // lighter setting earlier versions benchmarked.
+        for (chunk, ctx, look) in [(1.0, 1.0, 0.5), (1.0, 0.5, 0.25)] {
+            for incremental in [true, false] {
+                if !incremental && name != "base-L6.int8" {
+                    continue;
+                }
+                let mut fe =
+                    Wav2vec2::with_model(stream_cfg(&path, chunk, ctx, look), model.clone())
+                        .expect("frontend");
+                if fe.set_incremental(incremental) != incremental {
+                    eprintln!("{name}: not cut, no incremental streaming");
+                    continue;
+                }
+                let mode = if incremental { "inc" } else { "chunked" };
+                let mut out = Vec::with_capacity(SECONDS * 50 * 768);
+                timed(
+                    &mut g,
+                    format!("{name}/stream_{mode}_{chunk}s_ctx{ctx}_la{look}"),
+                    || {
+                        out.clear();
+                        fe.reset();
+                        for block in x.chunks(1600) {
+                            fe.push(block, &mut out).expect("push");
+                        }
+                        fe.finish(&mut out).expect("finish");
+                        out.len()
+                    },
+                );
+            }
         }
     }
     g.finish();

@@ -21,5 +21,11 @@ done
 PIN=""
 if command -v taskset >/dev/null; then PIN="taskset -c 0"; fi
 $PIN "$PYTHON" models/bench_ort.py --dir "$DIR" --out "$DIR/ort.json"
-WORDSPOT_W2V_BENCH_DIR="$(cd "$DIR" && pwd)" $PIN cargo bench --bench wav2vec2
+# Built with wav2vec2-threads for the 2-thread rows: those run unpinned (both cores).
+cargo bench --features wav2vec2-threads --bench wav2vec2 --no-run
+WORDSPOT_W2V_BENCH_DIR="$(cd "$DIR" && pwd)" WORDSPOT_W2V_BENCH_THREADS=0 $PIN \
+  cargo bench --features wav2vec2-threads --bench wav2vec2
+WORDSPOT_W2V_BENCH_DIR="$(cd "$DIR" && pwd)" WORDSPOT_W2V_BENCH_THREADS=1 \
+  cargo bench --features wav2vec2-threads --bench wav2vec2 -- 2threads
 "$PYTHON" models/bench_ort.py --dir "$DIR" --compare "$TARGET/criterion"
+"$PYTHON" models/bench_ort.py --dir "$DIR" --macs

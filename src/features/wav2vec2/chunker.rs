@@ -71,6 +71,11 @@ impl Chunker {
         (self.next + self.chunk + self.lookahead - 1) * self.hop as u64 + self.window as u64
     }
 
+    /// Frames in a full window: context + chunk + look-ahead.
+    pub fn window_frames(&self) -> u64 {
+        self.context + self.chunk + self.lookahead
+    }
+
     /// The next full window once `total` samples have arrived, if they suffice.
     pub fn next_full(&self, total: u64) -> Option<Window> {
         if total < self.samples_needed() {
