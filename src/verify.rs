@@ -450,6 +450,14 @@ impl VerifierConfig {
         z - self.weight * v
     }
 
+    /// With a [`VerifierConfig::margin`], the samples a background window
+    /// keeps around its centre when the norm is fitted for takes whose median
+    /// length is `take_len` samples: the take plus the margin on each side.
+    pub fn norm_span(&self, take_len: usize) -> Option<usize> {
+        let m = self.margin?;
+        Some(take_len + 2 * (m.max(0.0) * SAMPLE_RATE as f32) as usize)
+    }
+
     /// The DTW threshold that proposes every candidate that could reach a
     /// verified `threshold`: at least [`VerifierConfig::candidate`].
     pub fn proposal_threshold(&self, threshold: f32) -> f32 {
@@ -556,15 +564,7 @@ impl Cascade {
                 .step_by(step)
                 .map_init(
                     || (self.embedder.clone(), vec![0.0; WINDOW]),
-                    |(e, buf), &(i, c)| {
-                        let mut out = vec![0.0; DIM];
-                        centred_window(&background[i], c, buf);
-                        if let Some(keep) = keep {
-                            keep_middle(buf, keep);
-                        }
-                        e.embed(buf, &mut out)?;
-                        Ok(out)
-                    },
+                    |(e, buf), &(i, c)| embed_background_window(e, &background[i], c, keep, buf),
                 )
                 .collect()
         };
@@ -600,8 +600,7 @@ impl Cascade {
     /// when candidates are masked ([`VerifierConfig::margin`]): the median
     /// take plus the margin on each side.
     fn norm_span(&self, k: usize) -> Option<usize> {
-        let m = self.entries[k].config.margin?;
-        Some(self.take_len[k] + 2 * (m.max(0.0) * SAMPLE_RATE as f32) as usize)
+        self.entries[k].config.norm_span(self.take_len[k])
     }
 
     /// The standardised similarity of keyword `k` to the window centred on
@@ -680,16 +679,27 @@ pub fn background_embeddings(
 ) -> Result<Vec<Vec<f32>>> {
     let mut buf = vec![0.0; WINDOW];
     norm_centres(samples.len())
-        .map(|c| {
-            let mut out = vec![0.0; DIM];
-            centred_window(samples, c, &mut buf);
-            if let Some(keep) = keep {
-                keep_middle(&mut buf, keep);
-            }
-            embedder.embed(&buf, &mut out)?;
-            Ok(out)
-        })
+        .map(|c| embed_background_window(embedder, samples, c, keep, &mut buf))
         .collect()
+}
+
+/// The embedding of the background window of `samples` centred on sample
+/// `c`, silenced outside its middle `keep` samples when given; `buf` is a
+/// [`WINDOW`]-sample scratch.
+fn embed_background_window(
+    embedder: &mut WordEmbedder,
+    samples: &[f32],
+    c: i64,
+    keep: Option<usize>,
+    buf: &mut [f32],
+) -> Result<Vec<f32>> {
+    let mut out = vec![0.0; DIM];
+    centred_window(samples, c, buf);
+    if let Some(keep) = keep {
+        keep_middle(buf, keep);
+    }
+    embedder.embed(buf, &mut out)?;
+    Ok(out)
 }
 
 /// Fits a norm on precomputed background embeddings (see [`background_embeddings`]).

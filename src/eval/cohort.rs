@@ -199,12 +199,11 @@ pub fn fit_verifier(kw: &Keyword, config: VerifierConfig) -> Result<Option<Verif
     }
     let mut e = WordEmbedder::builtin()?;
     let (refs, take_len) = take_refs(&mut e, kw)?;
-    let background = match config.margin {
+    let background = match config.norm_span(take_len) {
         // Candidates are heard masked to their match: so are the cohort's
         // windows, to the median take plus the margins.
-        Some(m) => {
+        Some(keep) => {
             let x = audio::decode_bytes(BUILTIN_COHORT_FLAC, "cohort.flac")?;
-            let keep = take_len + 2 * (m.max(0.0) * SAMPLE_RATE as f32) as usize;
             background_embeddings(&mut e, &x, Some(keep))?
         }
         None => builtin_cohort_embeddings()?,
