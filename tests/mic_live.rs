@@ -323,6 +323,16 @@ impl Listen {
         (None, t.elapsed())
     }
 
+    /// Ctrl-C, which must stop listen within 10 s, cleanly and without a
+    /// panic; how long it took.
+    fn ctrl_c(&mut self) -> Duration {
+        let (st, took) = self.interrupt(Duration::from_secs(10));
+        let st = st.unwrap_or_else(|| panic!("Ctrl-C did not stop listen:\n{}", self.dump()));
+        self.assert_no_panic();
+        assert!(st.success(), "{st}:\n{}", self.dump());
+        took
+    }
+
     /// The counters of the final `stopped: ...` line.
     fn stopped(&self) -> Stopped {
         let lines = self.lines();
@@ -511,10 +521,7 @@ fn planted_words_are_heard_at_their_times() {
     let t_play = Instant::now();
     played(sound.play(wav));
     std::thread::sleep(TAIL);
-    let (st, took) = listen.interrupt(Duration::from_secs(10));
-    let st = st.unwrap_or_else(|| panic!("Ctrl-C did not stop listen:\n{}", listen.dump()));
-    assert!(st.success(), "{st}:\n{}", listen.dump());
-    listen.assert_no_panic();
+    let took = listen.ctrl_c();
 
     // Where the piece starts in listen's stream: the health lines tell how
     // much audio had been read when each was printed, so when the stream's
@@ -618,10 +625,7 @@ fn sound_server_killed_and_restarted_mid_stream() {
     let n_before_after = listen.events().len();
     played(sound.play(&fx.pieces[3].0));
     std::thread::sleep(TAIL);
-    let (st, took) = listen.interrupt(Duration::from_secs(10));
-    let st = st.unwrap_or_else(|| panic!("Ctrl-C did not stop listen:\n{}", listen.dump()));
-    listen.assert_no_panic();
-    assert!(st.success(), "{st}:\n{}", listen.dump());
+    let took = listen.ctrl_c();
     let events = listen.events();
     let after = events.len() - n_before_after;
     let Stopped {
@@ -730,10 +734,7 @@ fn cpu_starvation_counts_overruns_and_is_never_fatal() {
     let n_before = listen.events().len();
     played(sound.play(&fx.pieces[3].0));
     std::thread::sleep(TAIL);
-    let (st, took) = listen.interrupt(Duration::from_secs(10));
-    let st = st.unwrap_or_else(|| panic!("Ctrl-C did not stop listen:\n{}", listen.dump()));
-    listen.assert_no_panic();
-    assert!(st.success(), "{st}:\n{}", listen.dump());
+    let took = listen.ctrl_c();
     let after = listen.events().len() - n_before;
     let s = listen.stopped();
     eprintln!(
