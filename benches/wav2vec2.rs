@@ -130,15 +130,7 @@ fn bench(c: &mut Criterion) {
             timed(
                 &mut g,
                 format!("{name}/stream_inc_1s_ctx1_la0.5_2threads"),
-                || {
-                    out.clear();
-                    fe.reset();
-                    for block in x.chunks(1600) {
-                        fe.push(block, &mut out).expect("push");
-                    }
-                    fe.finish(&mut out).expect("finish");
-                    out.len()
-                },
+                || stream_all(&mut fe, &x, &mut out),
             );
         }
         // (chunk, context, look-ahead) in seconds: the CLI default, then the
@@ -160,20 +152,24 @@ fn bench(c: &mut Criterion) {
                 timed(
                     &mut g,
                     format!("{name}/stream_{mode}_{chunk}s_ctx{ctx}_la{look}"),
-                    || {
-                        out.clear();
-                        fe.reset();
-                        for block in x.chunks(1600) {
-                            fe.push(block, &mut out).expect("push");
-                        }
-                        fe.finish(&mut out).expect("finish");
-                        out.len()
-                    },
+                    || stream_all(&mut fe, &x, &mut out),
                 );
             }
         }
     }
     g.finish();
+}
+
+/// Streams `x` through `fe` from a reset, in 0.1 s blocks, into `out`
+/// (cleared first); the number of values out.
+fn stream_all(fe: &mut Wav2vec2, x: &[f32], out: &mut Vec<f32>) -> usize {
+    out.clear();
+    fe.reset();
+    for block in x.chunks(1600) {
+        fe.push(block, out).expect("push");
+    }
+    fe.finish(out).expect("finish");
+    out.len()
 }
 
 criterion_group!(benches, bench);
